@@ -1,0 +1,44 @@
+import secrets
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models, transaction
+
+CLIENT_SEED_MAX_LENGTH = 64
+client_seed_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{1,64}$",
+    "A client seed is 1 to 64 letters, digits, '-' or '_'.",
+)
+
+
+def new_client_seed() -> str:
+    return secrets.token_hex(8)
+
+
+class PlayerManager(UserManager):
+    """Every user, however created, gets a wallet account and the signup grant."""
+
+    def _create_user(self, username, email, password, **extra_fields):
+        from wallet.services import open_player_account
+
+        with transaction.atomic():
+            user = super()._create_user(username, email, password, **extra_fields)
+            open_player_account(user=user)
+        return user
+
+
+class User(AbstractUser):
+    client_seed = models.CharField(
+        max_length=CLIENT_SEED_MAX_LENGTH,
+        default=new_client_seed,
+        validators=[client_seed_validator],
+        help_text="Mixed into every draw; the player may change it (the nonce restarts).",
+    )
+    nonce = models.PositiveBigIntegerField(
+        default=0, help_text="Draws made with the current client seed."
+    )
+
+    objects = PlayerManager()
+
+    class Meta:
+        db_table = "accounts_user"

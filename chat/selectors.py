@@ -1,0 +1,95 @@
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from pot.models import GameConfig, Round
+from wallet.models import Account
+
+from .models import Message
+
+
+def start_of_today() -> datetime:
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def window_messages(*, player: User, config: GameConfig, pot_round) -> QuerySet[Message]:
+    """The player's messages that count towards their next price (the n of DESIGN section 3).
+
+    `pot_round` is a Round, or an OuterRef to one when used inside a query on rounds.
+    """
+    messages = Message.objects.filter(player=player)
+    match config.pricing_window:
+        case GameConfig.PricingWindow.ROUND:
+            return messages.filter(round=pot_round)
+        case GameConfig.PricingWindow.DAY:
+            return messages.filter(created_at__gte=start_of_today())
+    return messages
+
+
+def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
+    return window_messages(player=player, config=config, pot_round=pot_round).count()
+
+
+def count_in_window(*, player: User, config: GameConfig) -> Coalesce:
+    """messages_in_window as an expression, to read along with the open round."""
+    counted = (
+        window_messages(player=player, config=config, pot_round=OuterRef("pk"))
+        .order_by()
+        .values("player")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the player's next message costs and could win, before they send it."""
+
+    price: int
+    balance: int
+    pot: int
+    round_number: int
+    win_chance: Decimal
+    max_message_chars: int
+
+    @property
+    def affordable(self) -> bool:
+        return self.balance >= self.price
+
+    @property
+    def win_percent(self) -> Decimal:
+        return (self.win_chance * 100).normalize()
+
+
+def price_quote(*, player: User) -> Quote:
+    config = GameConfig.load()
+    pot_round = Round.objects.get(outcome=Round.Outcome.OPEN)
+    balances = dict(
+        Account.objects.filter(Q(owner=player) | Q(kind=Account.Kind.POT)).values_list(
+            "kind", "balance"
+        )
+    )
+    n = messages_in_window(player=player, config=config, pot_round=pot_round)
+    return Quote(
+        price=config.price_for(n),
+        balance=balances[Account.Kind.PLAYER],
+        pot=balances[Account.Kind.POT],
+        round_number=pot_round.number,
+        win_chance=config.win_chance,
+        max_message_chars=config.max_message_chars,
+    )
+
+
+def conversation(*, player: User) -> QuerySet[Message]:
+    """The player's messages, newest first."""
+    return (
+        Message.objects.filter(player=player)
+        .select_related("round")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,11 @@
+"""Domain errors raised by services. Each surface maps them once, by `code`."""
+
+
+class ChatPotError(Exception):
+    """A refusal the player can understand; nothing was changed."""
+
+    code = "invalid"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail

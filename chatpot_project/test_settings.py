@@ -1,0 +1,18 @@
+"""Settings for the test suite: the real settings, with a throwaway key and fast hashing."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
+
+from .settings import *  # noqa: F403
+from .settings import DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not shared-cache memory: threads in the concurrency tests need real
+    # SQLite locking (busy timeout, WAL), which an in-memory shared cache does not give.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"chatpot-test-{os.getpid()}.sqlite3")
+    }

@@ -1,0 +1,47 @@
+import pytest
+
+from accounts.tests.factories import PlayerFactory
+from pot.models import GameConfig
+from wallet.models import Account
+
+
+@pytest.fixture
+def game_config(db) -> GameConfig:
+    return GameConfig.load()
+
+
+@pytest.fixture
+def configure(db):
+    """Change the game's parameters for the test, as an operator would in the admin."""
+
+    def configure(**values) -> GameConfig:
+        config = GameConfig.load()
+        for name, value in values.items():
+            setattr(config, name, value)
+        config.full_clean()
+        config.save()
+        return config
+
+    return configure
+
+
+@pytest.fixture
+def player(db):
+    return PlayerFactory()
+
+
+@pytest.fixture
+def make_player(db):
+    return PlayerFactory
+
+
+@pytest.fixture
+def balance():
+    """The current balance of a player, or of the pot / house by kind."""
+
+    def balance(who) -> int:
+        if isinstance(who, str):
+            return Account.objects.get(kind=who).balance
+        return Account.objects.get(owner=who).balance
+
+    return balance

@@ -1,0 +1,40 @@
+from datetime import datetime
+
+from chatpot_project.errors import ChatPotError
+
+
+class InsufficientFunds(ChatPotError):
+    code = "insufficient_funds"
+
+    def __init__(self, *, price: int, balance: int):
+        super().__init__(
+            f"This costs {price} credits and you have {balance}. "
+            "Claim your daily credits or wait for a grant."
+        )
+        self.price = price
+        self.balance = balance
+
+
+class ClaimTooEarly(ChatPotError):
+    code = "claim_too_early"
+
+    def __init__(self, *, available_at: datetime, retry_after: int):
+        hours, rest = divmod(retry_after, 3600)
+        minutes = -(-rest // 60)  # round up: never promise a claim before it is due
+        if minutes == 60:
+            hours, minutes = hours + 1, 0
+        wait = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+        super().__init__(f"You have already claimed today. Your next claim is in {wait}.")
+        self.available_at = available_at
+        self.retry_after = retry_after
+
+
+class ClaimUnavailable(ChatPotError):
+    code = "claim_unavailable"
+
+    def __init__(self):
+        super().__init__("Daily claims are switched off right now.")
+
+
+class GrantInvalid(ChatPotError):
+    code = "invalid"

@@ -1,0 +1,131 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        PLAYER = "player", "Player"
+        HOUSE = "house", "House"
+        POT = "pot", "Pot"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PLAYER)
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="account",
+    )
+    # Whole credits. The house's negative balance is the total it has ever issued.
+    balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(kind="house"),
+                name="wallet_account_only_house_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="player", owner__isnull=False)
+                | Q(kind__in=["house", "pot"], owner__isnull=True),
+                name="wallet_account_players_have_owners",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind__in=["house", "pot"]),
+                name="wallet_account_one_house_one_pot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.PLAYER:
+            return f"{self.owner} ({self.balance})"
+        return f"{self.get_kind_display()} ({self.balance})"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Transfers are append-only: they are never updated.")
+
+    def delete(self):
+        raise TypeError("Transfers are append-only: they are never deleted.")
+
+
+class Transfer(models.Model):
+    class Kind(models.TextChoices):
+        SIGNUP_GRANT = "signup_grant", "Signup grant"
+        DAILY_CLAIM = "daily_claim", "Daily claim"
+        ADMIN_GRANT = "admin_grant", "Grant from an operator"
+        MESSAGE_FEE = "message_fee", "Message fee"
+        RAKE = "rake", "House rake"
+        POT_SEED = "pot_seed", "Pot seed"
+        POT_WIN = "pot_win", "Pot win"
+        POT_REFUND = "pot_refund", "Pot refund"
+
+    from_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="transfers_out", db_index=False
+    )
+    to_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="transfers_in", db_index=False
+    )
+    amount = models.BigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.ForeignKey(
+        "chat.Message",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfers",
+    )
+    round = models.ForeignKey(
+        "pot.Round",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfers",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The operator who made this transfer, if one did.",
+    )
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="wallet_transfer_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_account=models.F("to_account")),
+                name="wallet_transfer_between_two_accounts",
+            ),
+        ]
+        indexes = [
+            # A player's history, newest first, from either side of the transfer.
+            models.Index(fields=["from_account", "-id"], name="wallet_transfer_from_idx"),
+            models.Index(fields=["to_account", "-id"], name="wallet_transfer_to_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()}: {self.amount} "
+            f"from #{self.from_account_id} to #{self.to_account_id}"
+        )
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Transfers are append-only: they are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Transfers are append-only: they are never deleted.")
