@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from wallet.services import open_player_account
+
 from .models import User
 
 
@@ -8,3 +10,9 @@ from .models import User
 class PlayerAdmin(UserAdmin):
     fieldsets = [*UserAdmin.fieldsets, ("Fairness", {"fields": ["client_seed", "nonce"]})]
     readonly_fields = ["nonce"]
+
+    def save_model(self, request, obj, form, change):
+        # The admin's add form saves the user directly; every user still gets an account.
+        super().save_model(request, obj, form, change)
+        if not change:
+            open_player_account(user=obj)

@@ -6,7 +6,7 @@ from django.db import models, transaction
 
 CLIENT_SEED_MAX_LENGTH = 64
 client_seed_validator = RegexValidator(
-    r"^[A-Za-z0-9_-]{1,64}$",
+    r"\A[A-Za-z0-9_-]{1,64}\Z",
     "A client seed is 1 to 64 letters, digits, '-' or '_'.",
 )
 

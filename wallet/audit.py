@@ -20,7 +20,7 @@ class AuditReport:
     accounts: int = 0
     transfers: int = 0
     messages: int = 0
-    issued: int = 0
+    in_play: int = 0
     breaches: list[str] = field(default_factory=list)
 
     @property
@@ -31,7 +31,7 @@ class AuditReport:
         state = "clean" if self.clean else f"{len(self.breaches)} breach(es)"
         return (
             f"Ledger audit: {state} — {self.accounts} accounts, {self.transfers} transfers, "
-            f"{self.messages} messages, {self.issued} credits issued by the house."
+            f"{self.messages} messages, {self.in_play} credits in play."
         )
 
 
@@ -81,7 +81,7 @@ def _check_balances(report: AuditReport) -> None:
         if kind != Account.Kind.HOUSE and balance < 0:
             negative.append(f"account #{pk} ({name}) is at {balance}")
         if kind == Account.Kind.HOUSE:
-            report.issued = -balance
+            report.in_play = -balance  # what players and the pot hold
     _add(report, "Balance does not match its transfers", mismatched)
     _add(report, "Negative player balance", negative)
     if total != 0:

@@ -24,7 +24,7 @@ class ClaimTooEarly(ChatPotError):
         if minutes == 60:
             hours, minutes = hours + 1, 0
         wait = f"{hours} h {minutes} min" if hours else f"{minutes} min"
-        super().__init__(f"You have already claimed today. Your next claim is in {wait}.")
+        super().__init__(f"You claimed in the last 24 hours. Your next claim is in {wait}.")
         self.available_at = available_at
         self.retry_after = retry_after
 

@@ -1,5 +1,6 @@
 """The one way credits move: `transfer`, inside the caller's transaction."""
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,7 +142,7 @@ def claim_daily(*, player: User) -> ClaimResult:
     house, account = _house_and_player(locked)
     now = timezone.now()
     if (due := next_claim_at(account)) is not None:
-        raise ClaimTooEarly(available_at=due, retry_after=int((due - now).total_seconds()) + 1)
+        raise ClaimTooEarly(available_at=due, retry_after=math.ceil((due - now).total_seconds()))
     transfer(
         Leg(source=house, destination=account, amount=amount, kind=Transfer.Kind.DAILY_CLAIM),
         locked=locked,

@@ -1,0 +1,61 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess:
+    """Import the real settings in a fresh interpreter with exactly this environment."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL"}
+    }
+    code = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], "
+        "'options': settings.DATABASES['default'].get('OPTIONS', {}), "
+        "'cache': settings.CACHES['default']['BACKEND'], 'debug': settings.DEBUG}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "chatpot_project.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    loaded = load_settings()
+    assert loaded.returncode != 0
+    assert "SECRET_KEY is not set" in loaded.stderr
+
+
+def test_debug_runs_without_a_secret_key_on_sqlite_and_local_memory():
+    loaded = load_settings(DEBUG="1")
+    assert loaded.returncode == 0, loaded.stderr
+    assert '"engine": "django.db.backends.sqlite3"' in loaded.stdout
+    assert '"transaction_mode": "IMMEDIATE"' in loaded.stdout
+    assert "journal_mode=WAL" in loaded.stdout
+    assert "LocMemCache" in loaded.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DATABASE_URL": "postgres://u@127.0.0.1:5432/chatpot"}, "postgresql"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "RedisCache"),
+    ],
+)
+def test_environment_selects_postgresql_and_redis(env, expected):
+    loaded = load_settings(SECRET_KEY="x" * 50, **env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert expected in loaded.stdout
+    assert '"debug": false' in loaded.stdout
