@@ -45,3 +45,15 @@ def balance():
         return Account.objects.get(owner=who).balance
 
     return balance
+
+
+@pytest.fixture
+def player_client(client, player):
+    client.force_login(player)
+    return client
+
+
+@pytest.fixture
+def htmx():
+    """Headers that make a test-client request look like htmx's."""
+    return {"HTTP_HX_REQUEST": "true"}

@@ -1,10 +1,10 @@
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from wallet.services import lock_accounts
 
-from .errors import ClientSeedInvalid
+from .errors import ClientSeedInvalid, UsernameTaken
 from .models import User, client_seed_validator
 
 
@@ -22,3 +22,13 @@ def set_client_seed(*, player: User, client_seed: str) -> User:
     player.nonce = 0
     player.save(update_fields=["client_seed", "nonce"])
     return player
+
+
+def register_player(*, username: str, password: str) -> User:
+    """A new player: the user, their account and the signup grant, in one transaction."""
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken()
+    try:
+        return User.objects.create_user(username=username, password=password)
+    except IntegrityError:  # the same name registered a moment ago
+        raise UsernameTaken() from None

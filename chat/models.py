@@ -44,6 +44,7 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["player", "round"], name="chat_message_player_round_idx"),
             models.Index(fields=["player", "created_at"], name="chat_message_player_time_idx"),
+            models.Index(fields=["player", "-id"], name="chat_message_player_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from pot.fairness import as_percent
 from pot.models import GameConfig, Round
 from wallet.models import Account
 
@@ -63,8 +64,8 @@ class Quote:
         return self.balance >= self.price
 
     @property
-    def win_percent(self) -> Decimal:
-        return (self.win_chance * 100).normalize()
+    def win_percent(self) -> str:
+        return as_percent(self.win_chance)
 
 
 def price_quote(*, player: User) -> Quote:
@@ -88,8 +89,24 @@ def price_quote(*, player: User) -> Quote:
 
 def conversation(*, player: User) -> QuerySet[Message]:
     """The player's messages, newest first."""
-    return (
-        Message.objects.filter(player=player)
-        .select_related("round")
-        .order_by("-created_at", "-id")
+    return Message.objects.filter(player=player).select_related("round").order_by("-id")
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    messages: list[Message]  # oldest first, as a chat reads
+    older_than: int | None  # where "load older" continues, if there is more
+
+
+def conversation_page(
+    *, player: User, before: int | None = None, size: int = 30
+) -> ConversationPage:
+    messages = conversation(player=player)
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    batch = list(messages[: size + 1])
+    shown = batch[:size]
+    return ConversationPage(
+        messages=shown[::-1],
+        older_than=shown[-1].pk if len(batch) > size else None,
     )

@@ -1,6 +1,30 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts import views as accounts_views
+from chat import views as chat_views
+from pot import views as pot_views
+from wallet import views as wallet_views
+
 urlpatterns = [
+    path("", pot_views.home, name="home"),
+    path("pot/", pot_views.pot_figure, name="pot-figure"),
+    path("fairness/", pot_views.fairness_page, name="fairness"),
+    path("fairness/client-seed/", pot_views.change_client_seed, name="client-seed"),
+    path("winners/", pot_views.winners, name="winners"),
+    path("chat/", chat_views.chat, name="chat"),
+    path("chat/older/", chat_views.older, name="chat-older"),
+    path("chat/send/", chat_views.send, name="chat-send"),
+    path("chat/claim/", chat_views.claim, name="chat-claim"),
+    path("wallet/", wallet_views.wallet, name="wallet"),
+    path("wallet/claim/", wallet_views.claim, name="wallet-claim"),
+    path("accounts/register/", accounts_views.register, name="register"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

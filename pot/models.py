@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .fairness import as_percent
+
 
 class GameConfig(models.Model):
     """The game's parameters: one row, read for every message (DESIGN section 3)."""
@@ -80,6 +82,10 @@ class GameConfig(models.Model):
     @classmethod
     def load(cls) -> "GameConfig":
         return cls.objects.get_or_create(pk=1)[0]
+
+    @property
+    def win_percent(self) -> str:
+        return as_percent(self.win_chance)
 
     def price_for(self, messages_in_window: int) -> int:
         return self.price_base + self.price_step * messages_in_window

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('round', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='messages', to='pot.round')),
             ],
             options={
-                'indexes': [models.Index(fields=['player', 'round'], name='chat_message_player_round_idx'), models.Index(fields=['player', 'created_at'], name='chat_message_player_time_idx')],
+                'indexes': [models.Index(fields=['player', 'round'], name='chat_message_player_round_idx'), models.Index(fields=['player', 'created_at'], name='chat_message_player_time_idx'), models.Index(fields=['player', '-id'], name='chat_message_player_recent_idx')],
                 'constraints': [models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='chat_message_price_positive'), models.CheckConstraint(condition=models.Q(models.Q(('payout__gte', 0), ('won', True)), models.Q(('payout', 0), ('won', False)), _connector='OR'), name='chat_message_payout_only_on_win'), models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('player', 'idempotency_key'), name='chat_message_idempotency_key_unique')],
             },
         ),

@@ -1,0 +1,203 @@
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from chat.models import Message
+from chat.services import send_message
+from pot.models import Round
+from wallet.models import Account
+
+pytestmark = pytest.mark.django_db
+
+NEVER = Decimal("0.000001")
+
+
+@pytest.fixture(autouse=True)
+def no_wins(configure):
+    configure(win_chance=NEVER)
+
+
+def send(client, body="hello", key="key-1", **headers):
+    return client.post(reverse("chat-send"), {"body": body, "idempotency_key": key}, **headers)
+
+
+def balance(player) -> int:
+    return Account.objects.get(owner=player).balance
+
+
+def test_chat_page_shows_the_quote_before_sending(player_client, configure):
+    configure(win_chance=Decimal("0.1"))
+    html = player_client.get(reverse("chat")).content.decode()
+    assert 'Next message <strong id="next-price">5</strong> credits' in html
+    assert "<strong>10%</strong> chance to win the pot of <strong>0</strong>" in html
+    assert 'name="idempotency_key"' in html
+
+
+def test_each_render_carries_a_fresh_idempotency_key(player_client):
+    first = player_client.get(reverse("chat")).context["idempotency_key"]
+    second = player_client.get(reverse("chat")).context["idempotency_key"]
+    assert first != second
+
+
+def test_sending_without_javascript_posts_and_redirects(player_client, player):
+    response = send(player_client, "hello keeper")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("chat")
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "hello keeper" in html
+    assert 'Next message <strong id="next-price">10</strong>' in html
+    assert balance(player) == 95
+
+
+def test_sending_with_htmx_appends_the_exchange_and_updates_the_rest(player_client, htmx):
+    response = send(player_client, "hello keeper", **htmx)
+    assert response.status_code == 200
+    assert response["HX-Trigger-After-Settle"] == "chatpot:sent"
+    html = response.content.decode()
+    message = Message.objects.get()
+    assert f'id="message-{message.pk}"' in html
+    assert f'id="reply-{message.pk}"' in html
+    assert '<strong id="balance" hx-swap-oob="true">95</strong>' in html
+    assert 'id="next-price">10<' in html
+    assert 'id="pot-figure"' in html
+    assert 'aria-label="Pot of round 1: 5 credits"' in html
+    assert 'id="idempotency-key" value="' in html
+    assert 'id="announcer" hx-swap-oob="true"' in html
+
+
+def test_a_resubmitted_form_never_charges_twice(player_client, player, htmx):
+    send(player_client, "once", key="same-render")
+    send(player_client, "once", key="same-render", **htmx)
+    send(player_client, "once", key="same-render")
+    assert Message.objects.count() == 1
+    assert balance(player) == 95
+
+
+def test_message_body_is_shown_as_text(player_client):
+    send(player_client, "<script>alert('x')</script><b>bold</b>")
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("body", "error"), [("   ", "Write something first"), ("x" * 501, "at most 500 characters")]
+)
+def test_invalid_message_is_refused_and_kept_in_the_composer(player_client, player, body, error):
+    response = send(player_client, body)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error in html
+    assert balance(player) == 100
+    assert not Message.objects.exists()
+    if body.strip():
+        assert body in html  # what the player wrote is not lost
+
+
+def test_invalid_message_with_htmx_says_why_and_changes_nothing(player_client, player, htmx):
+    response = send(player_client, "", **htmx)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Write something first" in html
+    assert 'id="composer-status" class="composer-status" hx-swap-oob="true"' in html
+    assert "bubble" not in html
+    assert "HX-Trigger-After-Settle" not in response
+    assert balance(player) == 100
+
+
+def spend_everything(player):
+    for _ in range(5):
+        send_message(player=player, body="spend")
+
+
+def test_short_funds_disable_the_composer_and_offer_the_claim(player_client, player):
+    spend_everything(player)
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "Your next message costs <strong" in html
+    assert 'id="composer-fields" class="composer-fields" disabled' in html
+    assert "Claim daily credits" in html
+
+
+def test_short_funds_refusal_keeps_the_text_and_charges_nothing(player_client, player):
+    spend_everything(player)
+    response = send(player_client, "one more please")
+    assert response.status_code == 402
+    html = response.content.decode()
+    assert "This costs 30 credits and you have 25" in html
+    assert "one more please" in html
+    assert balance(player) == 25
+    assert Message.objects.count() == 5
+
+
+def test_claim_from_the_chat_reenables_the_composer(player_client, player, htmx):
+    spend_everything(player)
+    response = player_client.post(reverse("chat-claim"), **htmx)
+    html = response.content.decode()
+    assert "You claimed 50 credits." in html
+    assert '<fieldset id="composer-fields" class="composer-fields" hx-swap-oob="true">' in html
+    assert balance(player) == 75
+    again = player_client.post(reverse("chat-claim"), **htmx).content.decode()
+    assert "Your next claim is in 24 h 0 min" in again
+    assert balance(player) == 75
+
+
+def test_win_is_unmistakable_with_htmx(player_client, player, configure, htmx):
+    send(player_client, "warm up", key="a")
+    configure(win_chance=Decimal(1))
+    html = send(player_client, "now win", key="b", **htmx).content.decode()
+    closed = Round.objects.get(number=1)
+    assert "You won the pot!" in html
+    assert "+15 credits" in html
+    assert closed.server_seed in html
+    assert "Round 2 has begun" in html
+    assert 'aria-label="Pot of round 2: 0 credits"' in html
+
+
+def test_win_banner_shows_once_after_the_redirect(player_client, configure):
+    configure(win_chance=Decimal(1))
+    send(player_client, "win")
+    first = player_client.get(reverse("chat")).content.decode()
+    assert "You won the pot!" in first
+    assert Round.objects.get(number=1).server_seed in first
+    assert "You won the pot!" not in player_client.get(reverse("chat")).content.decode()
+
+
+def test_receipt_keeps_the_seed_secret_until_the_round_closes(player_client):
+    send(player_client)
+    html = player_client.get(reverse("chat")).content.decode()
+    open_round = Round.objects.get(outcome="open")
+    assert open_round.server_seed_hash in html
+    assert open_round.server_seed not in html
+    assert "Draw receipt" in html
+
+
+def test_long_histories_load_older_messages(player_client, player, configure):
+    configure(price_base=1, price_step=0)
+    for n in range(35):
+        send_message(player=player, body=f"note {n}")
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "note 34" in html
+    assert "note 5<" in html
+    assert "note 4<" not in html
+    assert "Load older messages" in html
+    older = player_client.get(
+        reverse("chat-older"), {"before": Message.objects.get(body="note 5").pk}
+    ).content.decode()
+    assert "note 4<" in older
+    assert "note 0<" in older
+    assert "note 5<" not in older
+    assert "Load older messages" not in older
+
+
+def test_another_players_messages_never_show(player_client, make_player):
+    other = make_player()
+    send_message(player=other, body="secret of someone else")
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "secret of someone else" not in html
+    older = player_client.get(reverse("chat-older"), {"before": 10**9}).content.decode()
+    assert "secret of someone else" not in older
+
+
+def test_send_only_accepts_post(player_client):
+    assert player_client.get(reverse("chat-send")).status_code == 405

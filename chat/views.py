@@ -1,0 +1,114 @@
+from uuid import uuid4
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from chatpot_project.errors import ChatPotError
+from wallet.selectors import player_account
+from wallet.services import claim_daily, next_claim_at
+
+from .models import Message
+from .selectors import conversation_page, price_quote
+from .services import send_message
+
+REFUSAL_STATUS = {"insufficient_funds": 402, "idempotency_conflict": 409}
+WIN_SESSION_KEY = "chatpot_win_message"
+
+
+def _before(request: HttpRequest) -> int | None:
+    value = request.GET.get("before", "")
+    return int(value) if value.isdigit() else None
+
+
+def _composer_context(request: HttpRequest, **extra) -> dict:
+    """What the composer shows: the quote, a fresh idempotency key, the claim offer."""
+    quote = price_quote(player=request.user)
+    context = {"quote": quote, "idempotency_key": uuid4().hex, **extra}
+    if not quote.affordable:
+        due = next_claim_at(player_account(request.user))
+        context.update(claim_available=due is None, next_claim_at=due)
+    return context
+
+
+@require_GET
+@login_required
+def chat(request: HttpRequest) -> HttpResponse:
+    win = None
+    if (win_id := request.session.pop(WIN_SESSION_KEY, None)) is not None:
+        win = (
+            Message.objects.filter(pk=win_id, player=request.user, won=True)
+            .select_related("round")
+            .first()
+        )
+    page = conversation_page(player=request.user, before=_before(request))
+    return render(request, "chat/chat.html", _composer_context(request, page=page, win=win))
+
+
+@require_GET
+@login_required
+def older(request: HttpRequest) -> HttpResponse:
+    page = conversation_page(player=request.user, before=_before(request))
+    return render(request, "chat/chat.html#older", {"page": page})
+
+
+@require_POST
+@login_required
+def send(request: HttpRequest) -> HttpResponse:
+    body = request.POST.get("body", "")
+    try:
+        result = send_message(
+            player=request.user,
+            body=body,
+            idempotency_key=request.POST.get("idempotency_key") or None,
+        )
+    except ChatPotError as refused:
+        return _refused(request, refused, body)
+
+    win = result.message if result.won else None
+    if not request.htmx:
+        if win is not None:
+            request.session[WIN_SESSION_KEY] = win.pk
+        return redirect("chat")
+    context = _composer_context(request, result=result, win=win, oob=True)
+    response = render(request, "chat/chat.html#sent", context)
+    # After the settle, so the new exchange is on the page when the client reacts.
+    response["HX-Trigger-After-Settle"] = "chatpot:sent"
+    return response
+
+
+def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResponse:
+    """Nothing was charged: say why, and keep what the player wrote."""
+    if request.htmx:
+        # 200, so htmx applies the out-of-band updates; the conversation is left as it was.
+        context = _composer_context(request, error=refused.detail, oob=True)
+        return render(request, "chat/chat.html#refused", context)
+    context = _composer_context(
+        request,
+        page=conversation_page(player=request.user),
+        error=refused.detail,
+        body=body,
+    )
+    status = REFUSAL_STATUS.get(refused.code, 400)
+    return render(request, "chat/chat.html", context, status=status)
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest) -> HttpResponse:
+    """The daily claim offered by the composer when funds run short."""
+    try:
+        result = claim_daily(player=request.user)
+    except ChatPotError as refused:
+        notice, level = refused.detail, messages.ERROR
+    else:
+        notice, level = f"You claimed {result.amount} credits.", messages.SUCCESS
+    if not request.htmx:
+        messages.add_message(request, level, notice)
+        return redirect("chat")
+    context = _composer_context(
+        request, notice=notice, notice_level=messages.DEFAULT_TAGS[level], oob=True
+    )
+    return render(request, "chat/chat.html#claimed", context)

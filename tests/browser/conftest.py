@@ -1,0 +1,80 @@
+"""Playwright driving Debian's Chromium against a live server.
+
+Without a browser the tests skip with the reason, except under CI, where a missing
+browser is a failure: .ci/run installs it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SCREENSHOTS = Path(
+    os.environ.get(
+        "SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+    )
+)
+# The flags a sandboxed, offline machine needs: no GPU, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def chromium():
+    """A Chromium for one test.
+
+    Playwright's sync API runs an event loop on this thread while it is open, and while
+    it does, Django keys its connections by context instead of by thread. So the browser
+    lives only inside the test body: the database set-up and tear-down around it use the
+    usual connections, and the ones opened during the test are closed before it ends.
+    """
+    if not os.path.exists(CHROMIUM):
+        reason = f"no Chromium at {CHROMIUM} (install Debian's chromium to run browser tests)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls stay synchronous
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        connections.close_all()
+
+
+@pytest.fixture
+def browser_errors():
+    return []
+
+
+@pytest.fixture
+def page(chromium, live_server, browser_errors):
+    context = chromium.new_context(base_url=live_server.url, viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    # A CSP violation or a script error shows up here.
+    page.on(
+        "console",
+        lambda message: browser_errors.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: browser_errors.append(str(error)))
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
