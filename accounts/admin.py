@@ -8,8 +8,11 @@ from .models import User
 
 @admin.register(User)
 class PlayerAdmin(UserAdmin):
-    fieldsets = [*UserAdmin.fieldsets, ("Fairness", {"fields": ["client_seed", "nonce"]})]
-    readonly_fields = ["nonce"]
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("Game", {"fields": ["client_seed", "nonce", "messages_sent"]}),
+    ]
+    readonly_fields = ["nonce", "messages_sent"]
 
     def save_model(self, request, obj, form, change):
         # The admin's add form saves the user directly; every user still gets an account.

@@ -37,6 +37,9 @@ class User(AbstractUser):
     nonce = models.PositiveBigIntegerField(
         default=0, help_text="Draws made with the current client seed."
     )
+    messages_sent = models.PositiveBigIntegerField(
+        default=0, help_text="Messages the player has ever sent (their ordinal)."
+    )
 
     objects = PlayerManager()
 

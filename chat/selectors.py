@@ -110,3 +110,11 @@ def conversation_page(
         messages=shown[::-1],
         older_than=shown[-1].pk if len(batch) > size else None,
     )
+
+
+def recent_exchanges(*, player: User, before: Message, limit: int) -> list[tuple[str, str]]:
+    """The player's last few (message, reply) pairs before `before`, oldest first."""
+    if limit <= 0:
+        return []
+    pairs = conversation(player=player).filter(pk__lt=before.pk).values_list("body", "reply")
+    return list(pairs[:limit])[::-1]

@@ -14,9 +14,10 @@ from wallet.errors import InsufficientFunds
 from wallet.models import Account, Transfer
 from wallet.services import Leg, lock_accounts, transfer
 
+from .bots import BotContext, BuiltinBot, get_bot
 from .errors import IdempotencyConflict, MessageInvalid
 from .models import Message
-from .selectors import count_in_window
+from .selectors import count_in_window, recent_exchanges
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class SendResult:
 
     message: Message
     replayed: bool = False
+    ordinal: int | None = None  # the player's message number; None for a replay
 
     @property
     def price(self) -> int:
@@ -104,7 +106,7 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
         if key is None or (result := _replay(player=player, text=text, key=key)) is None:
             raise
     if not result.replayed:
-        add_reply(result)
+        add_reply(result, config=config)
     return result
 
 
@@ -141,15 +143,18 @@ def _settle(*, player: User, text: str, key: str | None, config: GameConfig) -> 
             return replay
         raise InsufficientFunds(price=price, balance=account.balance)
 
-    # Advance the nonce and read the client seed in one statement (UPDATE ... RETURNING),
-    # so the pair is the latest committed one; the player's account lock serialises it.
-    player.nonce = F("nonce") + 1
-    player.client_seed = F("client_seed")
-    player.save(update_fields=["nonce", "client_seed"])
+    # Advance the counters and read the client seed in one statement (UPDATE ... RETURNING),
+    # so they are the latest committed ones; the player's account lock serialises it.
+    # A fresh instance, so the caller's `player` is never half-updated.
+    counters = User(pk=player.pk)
+    counters.nonce = F("nonce") + 1
+    counters.messages_sent = F("messages_sent") + 1
+    counters.client_seed = F("client_seed")
+    counters.save(update_fields=["nonce", "messages_sent", "client_seed"])
     draw = fairness.draw(
         server_seed=pot_round.server_seed,
-        client_seed=player.client_seed,
-        nonce=player.nonce - 1,
+        client_seed=counters.client_seed,
+        nonce=counters.nonce - 1,
         win_chance=config.win_chance,
     )
 
@@ -211,15 +216,41 @@ def _settle(*, player: User, text: str, key: str | None, config: GameConfig) -> 
     if draw.won:
         close_round(pot_round=pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
         start_next_round(after=pot_round, config=config, locked=locked)
-    return SendResult(message=message)
+    return SendResult(message=message, ordinal=counters.messages_sent)
 
 
-def add_reply(result: SendResult) -> None:
-    """Store the bot's reply. Runs after the charge has committed; never moves money."""
+def add_reply(result: SendResult, *, config: GameConfig) -> None:
+    """Store the bot's reply. Runs after the charge has committed and never moves money;
+    whatever the bot does, the message and its charge stand."""
     message = result.message
-    if message.won:
-        reply = f"You won the pot: {message.payout} credits! A new round has begun."
-    else:
-        reply = f"Message received. The pot now holds {message.pot_after} credits."
+    bot = get_bot()
+    context = BotContext(
+        player_name=message.player.username,
+        text=message.body,
+        ordinal=result.ordinal,
+        price=message.price,
+        next_price=message.next_price,
+        balance=message.balance_after,
+        pot=message.pot_after,
+        round_number=message.round.number,
+        won=message.won,
+        payout=message.payout,
+        win_chance=message.win_chance,
+        price_base=config.price_base,
+        price_step=config.price_step,
+        pot_share_percent=config.pot_share_percent,
+        daily_claim=config.daily_claim,
+        server_seed_hash=(
+            Round.objects.get(outcome=Round.Outcome.OPEN).server_seed_hash
+            if message.won
+            else message.round.server_seed_hash
+        ),
+        history=recent_exchanges(player=message.player, before=message, limit=bot.history_turns),
+    )
+    try:
+        reply = bot.reply(context)
+    except Exception:
+        logger.exception("The chatbot failed on message %s; using the built-in reply", message.pk)
+        reply = BuiltinBot().reply(context)
     Message.objects.filter(pk=message.pk).update(reply=reply)
     message.reply = reply

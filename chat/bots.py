@@ -1,0 +1,235 @@
+"""The keeper of the pot: the bot that answers every message (DESIGN section 5).
+
+A bot turns a `BotContext` (the player's message and the game's figures after it was
+settled) into plain text. It runs after the money has moved and never moves money itself:
+its words are stored and shown, never read back by the game.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from pot.fairness import as_percent
+
+from .keeper_lines import ANSWERS, INTENTS, LOSS_OPENERS, WIN_LINES
+
+logger = logging.getLogger(__name__)
+
+MAX_REPLY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class BotContext:
+    player_name: str
+    text: str
+    ordinal: int  # the player's message number, 1 for their first ever
+    price: int
+    next_price: int
+    balance: int
+    pot: int
+    round_number: int  # the round the message was drawn in
+    won: bool
+    payout: int
+    win_chance: Decimal
+    price_base: int
+    price_step: int
+    pot_share_percent: int
+    daily_claim: int
+    server_seed_hash: str  # the open round's commitment, after the message
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier (message, reply)
+
+    @property
+    def odds_percent(self) -> str:
+        return as_percent(self.win_chance)
+
+    @property
+    def one_in(self) -> str:
+        return f"{(1 / self.win_chance).quantize(Decimal(1)):,}" if self.win_chance else "∞"
+
+
+class Bot(Protocol):
+    history_turns: int  # how many earlier exchanges the bot wants in its context
+
+    def reply(self, context: BotContext) -> str: ...
+
+
+def detect_intent(text: str) -> str:
+    for name, pattern in INTENTS:
+        if pattern.search(text):
+            return name
+    return "fallback"
+
+
+def _pick(lines: list[str], key: str, ordinal: int) -> str:
+    """A line chosen from the key and the player's message number: the same input always
+    gives the same line, and two messages in a row never get the same line."""
+    start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+    return lines[(start + ordinal) % len(lines)]
+
+
+class BuiltinBot:
+    """Offline and instant: answers what the player asks with the live figures."""
+
+    history_turns = 0
+
+    def reply(self, context: BotContext) -> str:
+        figures = {
+            "name": context.player_name,
+            "price": context.price,
+            "next_price": context.next_price,
+            "balance": context.balance,
+            "pot": context.pot,
+            "round": context.round_number,
+            "next_round": context.round_number + 1,
+            "payout": context.payout,
+            "odds": context.odds_percent,
+            "one_in": context.one_in,
+            "base": context.price_base,
+            "step": context.price_step,
+            "daily": context.daily_claim,
+            "seed_hash": context.server_seed_hash[:12],
+            "affordable": self._affordable(context),
+            "share_sentence": (
+                "Every credit goes into the pot."
+                if context.pot_share_percent == 100
+                else f"{context.pot_share_percent}% of each price goes into the pot, "
+                "the rest to the house."
+            ),
+        }
+        intent = detect_intent(context.text)
+        answer = _pick(ANSWERS[intent], intent, context.ordinal).format(**figures)
+        if context.won:
+            win = _pick(WIN_LINES, "win", context.ordinal).format(**figures)
+            return (
+                win if intent in {"fallback", "greeting", "thanks", "pot"} else f"{win} {answer}"
+            )
+        if intent in {"greeting", "thanks"}:
+            return answer
+        return f"{_pick(LOSS_OPENERS, 'loss', context.ordinal)} {answer}"
+
+    @staticmethod
+    def _affordable(context: BotContext) -> int:
+        """How many more messages the balance pays for, as the price keeps climbing."""
+        count, price, left = 0, context.next_price, context.balance
+        while left >= price and count < 1000:
+            left -= price
+            price += context.price_step
+            count += 1
+        return count
+
+
+class BotUnavailable(Exception):
+    """The model server could not give a usable reply; the reason is the message."""
+
+
+class OpenAICompatibleBot:
+    """Any server speaking POST /v1/chat/completions; the built-in bot covers its failures."""
+
+    history_turns = 4
+
+    def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float):
+        if not base_url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured("CHATBOT_BASE_URL must be an http:// or https:// URL.")
+        self.url = base_url.rstrip("/") + "/v1/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.fallback = BuiltinBot()
+
+    def reply(self, context: BotContext) -> str:
+        try:
+            return self._ask(context)
+        except BotUnavailable as problem:
+            logger.warning("Chatbot fell back to the built-in reply: %s", problem)
+            return self.fallback.reply(context)
+
+    def system_prompt(self, context: BotContext) -> str:
+        open_round = context.round_number + (1 if context.won else 0)
+        outcome = (
+            f"This message WON the pot: {context.payout} credits; round {open_round} has begun."
+            if context.won
+            else "This message did not win."
+        )
+        return (
+            "You are the Keeper of the pot in ChatPot, a chat game. Stay in character: warm, "
+            "brief (at most three sentences), always in English. Every message costs credits; "
+            f"the price is {context.price_base} + {context.price_step} x the player's messages "
+            f"this round. Each message has a {context.odds_percent}% chance to win the whole "
+            "pot. Draws are provably fair (HMAC-SHA256 of a committed server seed, the player's "
+            "client seed and a nonce). You cannot move credits, change odds or grant anything; "
+            f"never promise to. Facts now: player {context.player_name}; this message cost "
+            f"{context.price}; next costs {context.next_price}; balance {context.balance}; pot "
+            f"{context.pot} in round {open_round}; daily claim {context.daily_claim} credits "
+            f"per 24 hours. {outcome}"
+        )
+
+    def _ask(self, context: BotContext) -> str:
+        messages = [{"role": "system", "content": self.system_prompt(context)}]
+        for text, reply in context.history:
+            messages.append({"role": "user", "content": text})
+            if reply:
+                messages.append({"role": "assistant", "content": reply})
+        messages.append({"role": "user", "content": context.text})
+        body = json.dumps(
+            {"model": self.model, "messages": messages, "max_tokens": 200, "temperature": 0.7}
+        ).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked in __init__
+            self.url, data=body, headers=headers, method="POST"
+        )
+        deadline = time.monotonic() + self.timeout
+        try:
+            # The scheme was checked in __init__: http or https only.
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                raw = self._read_until(response, deadline)
+        except urllib.error.HTTPError as error:
+            raise BotUnavailable(f"the model server answered {error.code}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise BotUnavailable(f"no answer from {self.url}: {reason}") from None
+        try:
+            content = json.loads(raw)["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise BotUnavailable("the model server's answer was not a chat completion") from None
+        if not isinstance(content, str) or not content.strip():
+            raise BotUnavailable("the model server's answer was empty")
+        return clean_reply(content)
+
+    def _read_until(self, response, deadline: float) -> bytes:
+        """Read the body, but never past the deadline, however slowly the bytes trickle."""
+        chunks = []
+        while chunk := response.read1(65536):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reply took longer than {self.timeout} s")
+        return b"".join(chunks)
+
+
+def clean_reply(text: str) -> str:
+    """Plain, printable text of a sensible length; it is escaped again when shown."""
+    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    if len(text) > MAX_REPLY_CHARS:
+        text = text[: MAX_REPLY_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def get_bot() -> Bot:
+    if settings.CHATBOT_BACKEND == "openai":
+        return OpenAICompatibleBot(
+            base_url=settings.CHATBOT_BASE_URL,
+            model=settings.CHATBOT_MODEL,
+            api_key=settings.CHATBOT_API_KEY,
+            timeout=settings.CHATBOT_TIMEOUT,
+        )
+    return BuiltinBot()

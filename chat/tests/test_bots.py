@@ -1,0 +1,150 @@
+import itertools
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from chat.bots import BotContext, BuiltinBot, clean_reply, detect_intent
+from chat.services import send_message
+
+CONTEXT = BotContext(
+    player_name="ada",
+    text="hello",
+    ordinal=7,
+    price=15,
+    next_price=20,
+    balance=70,
+    pot=345,
+    round_number=12,
+    won=False,
+    payout=0,
+    win_chance=Decimal("0.1"),
+    price_base=5,
+    price_step=5,
+    pot_share_percent=100,
+    daily_claim=50,
+    server_seed_hash="abcdef0123456789" * 4,
+)
+
+bot = BuiltinBot()
+
+
+def reply_to(text: str, **changes) -> str:
+    return bot.reply(replace(CONTEXT, text=text, **changes))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("hi there", "greeting"),
+        ("Good morning keeper", "greeting"),
+        ("thanks a lot", "thanks"),
+        ("what are the rules?", "rules"),
+        ("how does this work", "rules"),
+        ("what are my odds", "odds"),
+        ("what's my chance to win", "odds"),
+        ("how much does it cost?", "price"),
+        ("what's my balance", "balance"),
+        ("how big is the pot", "pot"),
+        ("is this rigged?", "fairness"),
+        ("how can I verify a draw", "fairness"),
+        ("how do I claim free credits", "claim"),
+        ("tell me a story about dragons", "fallback"),
+    ],
+)
+def test_recognises_what_the_player_asks(text, intent):
+    assert detect_intent(text) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("hello", ["ada", "345"]),
+        ("what are the rules?", ["10%"]),
+        ("what are my odds", ["10%", "345"]),
+        ("how much does a message cost?", ["20"]),
+        ("what's my balance?", ["70"]),
+        ("how big is the pot?", ["345"]),
+        ("is it fair?", []),
+        ("how do I get free credits?", ["50"]),
+        ("thank you", []),
+    ],
+)
+def test_answers_with_the_live_figures(text, figures):
+    answer = reply_to(text)
+    for figure in figures:
+        assert figure in answer, (figure, answer)
+
+
+def test_each_intent_reads_its_figures_in_every_line():
+    seen = set()
+    for ordinal in range(1, 5):
+        answer = reply_to("what are my odds", ordinal=ordinal)
+        assert "10%" in answer
+        seen.add(answer)
+    assert len(seen) >= 2
+
+
+def test_fairness_answer_points_at_the_commitment_or_the_verifier():
+    answers = {reply_to("is it fair?", ordinal=n) for n in range(3)}
+    assert any("abcdef012345" in a for a in answers)
+    assert all("fair" in a.lower() for a in answers)
+
+
+def test_rules_mention_the_rake_when_there_is_one():
+    assert any(
+        "60% of each price goes into the pot"
+        in reply_to("rules?", ordinal=n, pot_share_percent=60)
+        for n in range(3)
+    )
+
+
+def test_reacts_to_a_win_with_the_payout():
+    answer = reply_to("hello", won=True, payout=345, pot=0)
+    assert "345" in answer
+    assert any(word in answer for word in ["won", "Jackpot", "yours"])
+
+
+def test_reacts_to_a_loss():
+    answer = reply_to("how big is the pot?")
+    assert answer.split(".")[0] in {
+        "No win this time",
+        "Not this roll",
+        "The pot stays put",
+        "So close, or maybe not",
+    }
+
+
+def test_falls_back_sensibly_for_small_talk():
+    answer = reply_to("do you like dragons?")
+    assert "345" in answer or "70" in answer or "20" in answer
+
+
+def test_same_input_and_state_give_the_same_reply():
+    assert reply_to("what are the odds?") == reply_to("what are the odds?")
+
+
+def test_never_the_same_line_twice_in_a_row():
+    for text in ["what are the odds?", "hello", "pot?", "blah", "thanks"]:
+        replies = [reply_to(text, ordinal=n) for n in range(1, 30)]
+        assert all(a != b for a, b in itertools.pairwise(replies)), text
+
+
+def test_replies_are_plain_and_bounded():
+    assert clean_reply("  hi\x00 there\x07 ") == "hi there"
+    assert len(clean_reply("x" * 5000)) == 1000
+
+
+@pytest.mark.django_db
+def test_sent_messages_get_the_keepers_reply_with_live_figures(player, configure):
+    configure(win_chance=Decimal("0.000001"))
+    first = send_message(player=player, body="what's my balance?")
+    assert "95" in first.message.reply
+    replies = [
+        send_message(player=player, body="how big is the pot?").message.reply for _ in range(3)
+    ]
+    assert "15" in replies[0]  # 5 + 10 in the pot
+    assert replies[0] != replies[1] != replies[2]
+    configure(win_chance=Decimal(1))
+    won = send_message(player=player, body="hello")
+    assert str(won.payout) in won.message.reply
