@@ -1,4 +1,7 @@
 import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import PlayerFactory
 from pot.models import GameConfig
@@ -57,3 +60,30 @@ def player_client(client, player):
 def htmx():
     """Headers that make a test-client request look like htmx's."""
     return {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counts and lock-outs live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """An API client holding a fresh access token for the given player."""
+
+    def api_as(player) -> APIClient:
+        client = APIClient()
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(player).access_token}"
+        )
+        return client
+
+    return api_as

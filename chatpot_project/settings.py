@@ -5,6 +5,7 @@ cache. With DATABASE_URL and REDIS_URL it runs on PostgreSQL and Redis, as in pr
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
     "accounts",
     "wallet",
     "pot",
@@ -217,3 +221,60 @@ CHATBOT_BASE_URL = os.environ.get("CHATBOT_BASE_URL", "http://127.0.0.1:8080")
 CHATBOT_MODEL = os.environ.get("CHATBOT_MODEL", "")
 CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
 CHATBOT_TIMEOUT = float(os.environ.get("CHATBOT_TIMEOUT", "10"))
+
+
+# The JSON API (DESIGN section 6): JWT bearer tokens, JSON only, errors with a stable code.
+def throttle_rates(value: str) -> dict[str, str]:
+    """'register=10/hour,token=30/min' -> {'register': '10/hour', 'token': '30/min'}"""
+    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+    return {scope.strip(): rate.strip() for scope, rate in pairs}
+
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["chatpot_project.api.StrictJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chatpot_project.api.exception_handler",
+    # Proxies in front of the app; the client's address is read past them (0: REMOTE_ADDR).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "DEFAULT_THROTTLE_RATES": {
+        "register": "10/hour",
+        "token": "30/min",
+        "send": "60/min",
+        **throttle_rates(os.environ.get("THROTTLE_RATES", "")),
+    },
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    # A key of its own where configured, so rotating it logs out API clients only.
+    "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY") or SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ChatPot API",
+    "DESCRIPTION": (
+        "Play ChatPot from a program: every message costs credits, feeds the shared pot "
+        "and may win it. Authenticate with a JWT bearer token from /api/v1/auth/token. "
+        "Errors are JSON with a stable `code`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TransferKindEnum": "wallet.models.Transfer.Kind",
+        "RoundOutcomeEnum": "pot.models.Round.Outcome",
+    },
+}

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
+os.environ.setdefault("SECRET_KEY", "test-suite-only-key-not-a-secret-0123456789abcdef")
 
 from .settings import *  # noqa: F403
 from .settings import DATABASES

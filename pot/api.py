@@ -1,0 +1,71 @@
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.selectors import price_quote
+from chatpot_project.api import error_responses
+
+from .models import GameConfig, Round
+from .selectors import closed_rounds, pot_status
+from .serializers import PotSerializer, RoundSerializer
+
+MAX_ROUND_NUMBER = 2**31 - 1
+
+
+class PotView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: PotSerializer, **error_responses(401)},
+        summary="The open round and the pot (a token adds your next price)",
+        tags=["pot"],
+    )
+    def get(self, request: Request) -> Response:
+        status = pot_status()
+        next_price = (
+            price_quote(player=request.user).price if request.user.is_authenticated else None
+        )
+        body = {
+            "round": status.round_number,
+            "amount": status.amount,
+            "win_chance": GameConfig.load().win_chance,
+            "server_seed_hash": status.server_seed_hash,
+            "next_price": next_price,
+        }
+        return Response(PotSerializer(body).data)
+
+
+class RoundsView(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = RoundSerializer
+    queryset = closed_rounds()
+
+    @extend_schema(
+        responses={200: RoundSerializer(many=True), **error_responses(401, 404)},
+        summary="Closed rounds with their revealed seeds, newest first",
+        tags=["pot"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RoundView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH, description="Round")],
+        responses={200: RoundSerializer, **error_responses(401, 404)},
+        summary="One round; its seed is null while it is open",
+        tags=["pot"],
+    )
+    def get(self, request: Request, number: int) -> Response:
+        pot_round = None
+        if number <= MAX_ROUND_NUMBER:
+            pot_round = Round.objects.select_related("winner").filter(number=number).first()
+        if pot_round is None:
+            raise Http404
+        return Response(RoundSerializer(pot_round).data)
