@@ -19,7 +19,9 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         "import django, json; from django.conf import settings; django.setup(); "
         "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], "
         "'options': settings.DATABASES['default'].get('OPTIONS', {}), "
-        "'cache': settings.CACHES['default']['BACKEND'], 'debug': settings.DEBUG}))"
+        "'cache': settings.CACHES['default']['BACKEND'], 'debug': settings.DEBUG, "
+        "'jwt_key_is_secret_key': settings.SIMPLE_JWT['SIGNING_KEY'] == settings.SECRET_KEY, "
+        "'throttles': settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']}))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -59,3 +61,17 @@ def test_environment_selects_postgresql_and_redis(env, expected):
     assert loaded.returncode == 0, loaded.stderr
     assert expected in loaded.stdout
     assert '"debug": false' in loaded.stdout
+
+
+def test_api_tokens_get_their_own_signing_key_where_configured():
+    shared = load_settings(SECRET_KEY="s" * 50)
+    assert '"jwt_key_is_secret_key": true' in shared.stdout, shared.stderr
+    separate = load_settings(SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 50)
+    assert '"jwt_key_is_secret_key": false' in separate.stdout, separate.stderr
+
+
+def test_throttle_rates_come_from_the_environment():
+    loaded = load_settings(SECRET_KEY="s" * 50, THROTTLE_RATES="send=5/min, register=2/hour")
+    assert '"send": "5/min"' in loaded.stdout, loaded.stderr
+    assert '"register": "2/hour"' in loaded.stdout
+    assert '"token": "30/min"' in loaded.stdout  # the default where none is given
