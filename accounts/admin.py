@@ -1,21 +1,71 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin
+from django.template.response import TemplateResponse
 
-from wallet.services import open_player_account
+from chatpot_project.errors import ChatPotError
+from wallet.services import grant_credits, open_player_account
 
 from .models import User
+
+
+class GrantForm(forms.Form):
+    amount = forms.IntegerField(min_value=1, max_value=1_000_000, help_text="Credits per player.")
+    memo = forms.CharField(max_length=200, help_text="Why: the players see it in their wallet.")
 
 
 @admin.register(User)
 class PlayerAdmin(UserAdmin):
     fieldsets = [
         *UserAdmin.fieldsets,
-        ("Game", {"fields": ["client_seed", "nonce", "messages_sent"]}),
+        ("Game", {"fields": ["client_seed", "nonce", "messages_sent", "balance"]}),
     ]
-    readonly_fields = ["nonce", "messages_sent"]
+    readonly_fields = ["nonce", "messages_sent", "balance", "last_login", "date_joined"]
+    list_display = ["username", "balance", "messages_sent", "is_active", "is_staff", "date_joined"]
+    list_select_related = ["account"]
+    actions = ["grant_credits_action"]
+
+    @admin.display(description="Balance", ordering="account__balance")
+    def balance(self, user: User) -> int | None:
+        return user.account.balance if hasattr(user, "account") else None
+
+    def has_delete_permission(self, request, obj=None):
+        # A player's account and transfers are history; deactivate instead of deleting.
+        return False
 
     def save_model(self, request, obj, form, change):
         # The admin's add form saves the user directly; every user still gets an account.
         super().save_model(request, obj, form, change)
         if not change:
             open_player_account(user=obj)
+
+    def has_grant_permission(self, request) -> bool:
+        return request.user.is_staff and request.user.has_perm("wallet.grant_credits")
+
+    @admin.action(description="Grant credits from the house", permissions=["grant"])
+    def grant_credits_action(self, request, queryset):
+        players = list(queryset.order_by("pk"))
+        form = GrantForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            amount, memo = form.cleaned_data["amount"], form.cleaned_data["memo"]
+            for player in players:
+                try:
+                    grant_credits(player=player, amount=amount, actor=request.user, memo=memo)
+                except ChatPotError as refused:
+                    self.message_user(request, f"{player}: {refused.detail}", messages.ERROR)
+                    return None
+                self.log_change(request, player, f"Granted {amount} credits: {memo}")
+            self.message_user(
+                request, f"Granted {amount} credits to {len(players)} player(s).", messages.SUCCESS
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant credits",
+            "opts": self.model._meta,
+            "players": players,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/grant_credits.html", context)

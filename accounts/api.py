@@ -59,6 +59,11 @@ class RegisterView(APIView):
 class TokenView(TokenObtainPairView):
     throttle_classes = [TokenThrottle]
 
+    def get_serializer_context(self):
+        # The brute-force guard marks a locked-out request on the object it is given; hand
+        # it Django's own request, which its middleware answers with the lock-out response.
+        return {**super().get_serializer_context(), "request": self.request._request}
+
 
 @extend_schema(
     tags=["auth"],

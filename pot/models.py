@@ -130,6 +130,7 @@ class Round(models.Model):
 
     class Meta:
         ordering = ["-number"]
+        permissions = [("reset_round", "Can reset the pot, refunding its contributors")]
         constraints = [
             models.UniqueConstraint(
                 fields=["outcome"],

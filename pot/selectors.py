@@ -1,8 +1,8 @@
 from dataclasses import dataclass
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import QuerySet, Subquery, Sum
 
-from wallet.models import Account
+from wallet.models import Account, Transfer
 
 from .models import Round
 
@@ -48,4 +48,56 @@ def won_rounds() -> QuerySet[Round]:
         Round.objects.filter(outcome=Round.Outcome.WON)
         .select_related("winner")
         .order_by("-number")
+    )
+
+
+@dataclass(frozen=True)
+class Refund:
+    account_id: int
+    username: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class ResetPlan:
+    """What resetting the open round gives back, to whom: each player exactly their pot
+    contributions in the round (fees less rake), and the house its seed."""
+
+    round: Round
+    amount: int
+    refunds: list[Refund]
+    seed_return: int
+
+    @property
+    def balanced(self) -> bool:
+        return sum(refund.amount for refund in self.refunds) + self.seed_return == self.amount
+
+
+def reset_plan(pot_round: Round | None = None) -> ResetPlan:
+    pot_round = pot_round or open_round()
+    transfers = Transfer.objects.filter(round=pot_round)
+    paid = dict(
+        transfers.filter(kind=Transfer.Kind.MESSAGE_FEE)
+        .values_list("from_account")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    raked = dict(
+        transfers.filter(kind=Transfer.Kind.RAKE)
+        .values_list("message__player__account")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    names = dict(Account.objects.filter(pk__in=paid).values_list("pk", "owner__username"))
+    refunds = [
+        Refund(account_id=pk, username=names[pk], amount=total - raked.get(pk, 0))
+        for pk, total in sorted(paid.items())
+        if total - raked.get(pk, 0) > 0
+    ]
+    seeded = transfers.filter(kind=Transfer.Kind.POT_SEED).aggregate(total=Sum("amount"))
+    return ResetPlan(
+        round=pot_round,
+        amount=Account.objects.get(kind=Account.Kind.POT).balance,
+        refunds=refunds,
+        seed_return=seeded["total"] or 0,
     )

@@ -1,13 +1,20 @@
+import logging
 from collections.abc import Mapping
 
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from wallet.models import Account, Transfer
-from wallet.services import Leg, transfer
+from wallet.services import Leg, lock_accounts, transfer
 
 from . import fairness
+from .errors import ResetRefused
 from .models import GameConfig, Round
+from .selectors import ResetPlan, reset_plan
+
+logger = logging.getLogger(__name__)
 
 
 def new_round(*, number: int) -> Round:
@@ -69,3 +76,68 @@ def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, A
             locked=locked,
         )
     return next_round
+
+
+@transaction.atomic(durable=True)
+def reset_round(*, actor: User, reason: str) -> ResetPlan:
+    """Close the open round as reset: refund each contributor exactly what they put into
+    its pot, return the house's seed, reveal the seed and open the next round."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResetRefused("Say why the pot is being reset; the reason is kept with the round.")
+    # The house and the pot have the lowest keys; every send waits on the pot from here on.
+    locked = lock_accounts(Q(kind__in=[Account.Kind.HOUSE, Account.Kind.POT]))
+    pot_round = Round.objects.select_for_update().get(outcome=Round.Outcome.OPEN)
+    plan = reset_plan(pot_round)
+    if plan.amount == 0:
+        raise ResetRefused(
+            f"The pot of round {pot_round.number} is empty: there is nothing to reset."
+        )
+    if not plan.balanced:
+        raise RuntimeError(
+            f"Round {pot_round.number}: the pot holds {plan.amount} but its contributions add "
+            "up otherwise; run audit_ledger before resetting."
+        )
+    locked.update(lock_accounts(Q(pk__in=[refund.account_id for refund in plan.refunds])))
+    by_kind = {account.kind: account for account in locked.values()}
+    pot, house = by_kind[Account.Kind.POT], by_kind[Account.Kind.HOUSE]
+    memo = f"Pot reset: {reason}"[:200]
+    legs = [
+        Leg(
+            source=pot,
+            destination=locked[refund.account_id],
+            amount=refund.amount,
+            kind=Transfer.Kind.POT_REFUND,
+            round=pot_round,
+            actor=actor,
+            memo=memo,
+        )
+        for refund in plan.refunds
+    ]
+    if plan.seed_return:
+        legs.append(
+            Leg(
+                source=pot,
+                destination=house,
+                amount=plan.seed_return,
+                kind=Transfer.Kind.POT_REFUND,
+                round=pot_round,
+                actor=actor,
+                memo=memo,
+            )
+        )
+    transfer(*legs, locked=locked)
+    close_round(
+        pot_round=pot_round, outcome=Round.Outcome.RESET, reset_by=actor, reset_reason=reason
+    )
+    start_next_round(after=pot_round, config=GameConfig.load(), locked=locked)
+    logger.info(
+        "Round %s reset by %s (%s): %s credits refunded to %s players, %s to the house",
+        pot_round.number,
+        actor,
+        reason,
+        plan.amount - plan.seed_return,
+        len(plan.refunds),
+        plan.seed_return,
+    )
+    return plan

@@ -101,6 +101,7 @@ class Transfer(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        permissions = [("grant_credits", "Can grant credits from the house to players")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="wallet_transfer_amount_positive"

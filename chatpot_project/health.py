@@ -1,0 +1,34 @@
+"""/healthz for load balancers: is the database reachable? Answered before host checks,
+so a balancer probing by IP address gets an answer too."""
+
+import logging
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+
+
+def health_response() -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        logger.exception("Health check: the database is unreachable")
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if request.path in (HEALTH_PATH, HEALTH_PATH + "/") and request.method in ("GET", "HEAD"):
+            response = health_response()
+            response["Cache-Control"] = "no-store"
+            return response
+        return self.get_response(request)

@@ -1,0 +1,5 @@
+from chatpot_project.errors import ChatPotError
+
+
+class ResetRefused(ChatPotError):
+    code = "invalid"

@@ -1,0 +1,155 @@
+"""ChatPot as it runs in production: gunicorn, production settings, PostgreSQL and Redis,
+whitenoise serving the collected static files."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from wallet.audit import audit_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres")
+        or not os.environ.get("REDIS_URL"),
+        reason="needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL (as .ci/run does)",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_database_url() -> str:
+    """The test database, so what the server writes is what the test reads."""
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def fetch(url: str, *, data: dict | None = None, headers: dict | None = None):
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(
+        url,
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST" if data is not None else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited early:\n{process.stdout.read()}")
+        try:
+            if fetch(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("gunicorn did not answer /healthz in time")
+
+
+def test_gunicorn_serves_the_app_with_production_settings(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "production-like-secret-key-for-the-gunicorn-test-0123456789",
+        "DATABASE_URL": server_database_url(),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert collected.returncode == 0, collected.stderr
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "chatpot_project.wsgi", "--config", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/healthz", server)
+        status, _, body = fetch(f"{base}/healthz")
+        assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
+
+        status, headers, page = fetch(f"{base}/")
+        assert status == 200
+        html = page.decode()
+        assert "Every message could win the pot." in html
+        assert "Content-Security-Policy" in headers
+        assert headers.get("X-Content-Type-Options") == "nosniff"
+
+        stylesheet = re.search(r'href="(/static/css/chatpot\.[0-9a-f]+\.css)"', html)
+        assert stylesheet, "the page should link the hashed, collected stylesheet"
+        status, headers, css = fetch(base + stylesheet.group(1))
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/css")
+        assert "max-age" in headers.get("Cache-Control", "")
+        assert b".win-banner" in css
+
+        status, _, registered = fetch(
+            f"{base}/api/v1/auth/register",
+            data={"username": "prod-player", "password": "a-long-enough-passphrase"},
+        )
+        assert status == 201, registered
+        token = json.loads(registered)["access"]
+        status, _, sent = fetch(
+            f"{base}/api/v1/messages",
+            data={"body": "hello from production"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "prod-1"},
+        )
+        assert status == 201, sent
+        result = json.loads(sent)
+        assert result["balance"] == 95 + result["message"]["payout"]
+        assert result["message"]["reply"]
+
+        status, _, _ = fetch(f"{base}/", headers={"Host": "evil.example.com"})
+        assert status == 400  # ALLOWED_HOSTS holds in production
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert server.returncode == 0, server.stdout.read()
+    assert audit_ledger().clean
