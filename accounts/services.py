@@ -1,6 +1,5 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from wallet.services import lock_accounts
 
@@ -17,7 +16,7 @@ def set_client_seed(*, player: User, client_seed: str) -> User:
     except ValidationError as invalid:
         raise ClientSeedInvalid(invalid.messages[0]) from None
     # Sends advance the nonce under the player's account lock; take it too.
-    lock_accounts(Q(owner=player))
+    lock_accounts(owners=[player.pk])
     player.client_seed = client_seed
     player.nonce = 0
     player.save(update_fields=["client_seed", "nonce"])

@@ -13,3 +13,10 @@ class IdempotencyConflict(ChatPotError):
             "This Idempotency-Key was already used for a different message. "
             "Use a new key for a new message."
         )
+
+
+class PotBusy(ChatPotError):
+    code = "busy"
+
+    def __init__(self):
+        super().__init__("The pot changed hands too many times at once; send your message again.")

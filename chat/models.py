@@ -22,7 +22,7 @@ class Message(models.Model):
     payout = models.BigIntegerField(default=0)
     # What the player saw right after sending; a replayed request returns exactly this.
     balance_after = models.BigIntegerField()
-    pot_after = models.BigIntegerField()
+    pot_after = models.BigIntegerField(null=True, blank=True)
     next_price = models.BigIntegerField()
     reply = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True, default="")

@@ -2,11 +2,11 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from chatpot_project.rawsql import fetchone, timestamp
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
 from wallet.models import Account
@@ -18,34 +18,29 @@ def start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-def window_messages(*, player: User, config: GameConfig, pot_round) -> QuerySet[Message]:
-    """The player's messages that count towards their next price (the n of DESIGN section 3).
-
-    `pot_round` is a Round, or an OuterRef to one when used inside a query on rounds.
-    """
-    messages = Message.objects.filter(player=player)
+def window_condition(
+    *, config: GameConfig, round_id: int | None = None, round_column: str = ""
+) -> tuple[str, list]:
+    """The SQL condition (on messages aliased `m`) for the messages that count towards a
+    player's next price: the n of DESIGN section 3. The open round is given by its key,
+    or by `round_column`, a column of the enclosing statement."""
     match config.pricing_window:
         case GameConfig.PricingWindow.ROUND:
-            return messages.filter(round=pot_round)
+            if round_column:
+                return f" AND m.round_id = {round_column}", []
+            return " AND m.round_id = %s", [round_id]
         case GameConfig.PricingWindow.DAY:
-            return messages.filter(created_at__gte=start_of_today())
-    return messages
+            return " AND m.created_at >= %s", [timestamp(start_of_today())]
+    return "", []
 
 
 def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
-    return window_messages(player=player, config=config, pot_round=pot_round).count()
-
-
-def count_in_window(*, player: User, config: GameConfig) -> Coalesce:
-    """messages_in_window as an expression, to read along with the open round."""
-    counted = (
-        window_messages(player=player, config=config, pot_round=OuterRef("pk"))
-        .order_by()
-        .values("player")
-        .annotate(n=Count("pk"))
-        .values("n")
+    condition, params = window_condition(config=config, round_id=pot_round.pk)
+    (count,) = fetchone(
+        f"SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = %s{condition}",  # noqa: S608
+        [player.pk, *params],
     )
-    return Coalesce(Subquery(counted), 0)
+    return count
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """What every API view shares: the JSON parser, throttles, and errors with a stable `code`."""
 
+import functools
 import json
 import math
 import time
 
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
@@ -114,6 +117,35 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     return JsonResponse({"code": "not_found", "detail": "No such API endpoint."}, status=404)
 
 
+@functools.cache
+def _redis() -> "redis.Redis | None":
+    url = settings.CACHES["default"].get("LOCATION") if _uses_redis() else None
+    return redis.Redis.from_url(url) if url else None
+
+
+def _uses_redis() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+
+
+def count_request(key: str, *, timeout: int) -> int:
+    """Count one more request under `key`, atomically, in the shared cache.
+
+    With Redis: INCR and a first-time EXPIRE in one round trip. Otherwise the cache's own
+    add and incr (the local-memory cache is one process's, and atomic within it).
+    """
+    if _uses_redis() and (client := _redis()) is not None:
+        full_key = cache.make_and_validate_key(key)
+        with client.pipeline(transaction=True) as pipeline:
+            count, _ = pipeline.incr(full_key).expire(full_key, timeout, nx=True).execute()
+        return count
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's key expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
 class FixedWindowThrottle(BaseThrottle):
     """At most N requests per window, counted in the shared cache with an atomic increment,
     so every process behind the load balancer counts against the same limit."""
@@ -138,12 +170,7 @@ class FixedWindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.period)
         key = f"throttle:{self.scope}:{self.identity(request)}:{window}"
-        cache.add(key, 0, timeout=self.period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's key expired between add and incr
-            cache.add(key, 1, timeout=self.period + 1)
-            count = 1
+        count = count_request(key, timeout=self.period + 1)
         if count > self.number:
             self._wait = (window + 1) * self.period - now
             return False

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "chatpot_project.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "chatpot_project.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,7 +109,9 @@ if os.environ.get("DATABASE_URL"):
         "default": dj_database_url.parse(
             os.environ["DATABASE_URL"],
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
+            # Off by default: a check costs a round trip on every request. A connection the
+            # server dropped fails its one request (503) and is then replaced.
+            conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS"),
         )
     }
 else:

@@ -2,10 +2,10 @@ import logging
 from collections.abc import Mapping
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, lock_accounts, transfer
 
@@ -58,17 +58,20 @@ def close_round(
 
 
 def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, Account]) -> Round:
-    """Open the round after `after` and put the configured seed in the pot.
+    """Open the round after `after`, point the pot at it and put the configured seed in.
 
-    `locked` must hold the house and the pot when the config seeds rounds.
+    `locked` must hold the house and the pot.
     """
     next_round = new_round(number=after.number + 1)
+    by_kind = {account.kind: account for account in locked.values()}
+    pot = by_kind[Account.Kind.POT]
+    Account.objects.filter(pk=pot.pk).update(round=next_round)
+    pot.round_id = next_round.pk
     if config.pot_seed:
-        by_kind = {account.kind: account for account in locked.values()}
         transfer(
             Leg(
                 source=by_kind[Account.Kind.HOUSE],
-                destination=by_kind[Account.Kind.POT],
+                destination=pot,
                 amount=config.pot_seed,
                 kind=Transfer.Kind.POT_SEED,
                 round=next_round,
@@ -78,17 +81,34 @@ def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, A
     return next_round
 
 
-@transaction.atomic(durable=True)
+RESET_ATTEMPTS = 20
+
+
 def reset_round(*, actor: User, reason: str) -> ResetPlan:
     """Close the open round as reset: refund each contributor exactly what they put into
     its pot, return the house's seed, reveal the seed and open the next round."""
     reason = (reason or "").strip()
     if not reason:
         raise ResetRefused("Say why the pot is being reset; the reason is kept with the round.")
-    # The house and the pot have the lowest keys; every send waits on the pot from here on.
-    locked = lock_accounts(Q(kind__in=[Account.Kind.HOUSE, Account.Kind.POT]))
-    pot_round = Round.objects.select_for_update().get(outcome=Round.Outcome.OPEN)
-    plan = reset_plan(pot_round)
+    for _ in range(RESET_ATTEMPTS):
+        try:
+            return _reset(actor=actor, reason=reason)
+        except PotMovedOn:
+            continue  # someone won or joined the round meanwhile: look again
+    raise ResetRefused("The pot is too busy to reset right now; try again in a moment.")
+
+
+@transaction.atomic(durable=True)
+def _reset(*, actor: User, reason: str) -> ResetPlan:
+    pot_round = Round.objects.get(outcome=Round.Outcome.OPEN)
+    contributors = [refund.account_id for refund in reset_plan(pot_round).refunds]
+    # The lock order of every money path: players, the house, the pot.
+    locked = lock_accounts(ids=contributors, kinds=[Account.Kind.HOUSE, Account.Kind.POT])
+    by_kind = {account.kind: account for account in locked.values()}
+    pot, house = by_kind[Account.Kind.POT], by_kind[Account.Kind.HOUSE]
+    plan = reset_plan(pot_round)  # final: with the pot locked, nobody adds to it
+    if pot.round_id != pot_round.pk or any(r.account_id not in locked for r in plan.refunds):
+        raise PotMovedOn()
     if plan.amount == 0:
         raise ResetRefused(
             f"The pot of round {pot_round.number} is empty: there is nothing to reset."
@@ -98,9 +118,6 @@ def reset_round(*, actor: User, reason: str) -> ResetPlan:
             f"Round {pot_round.number}: the pot holds {plan.amount} but its contributions add "
             "up otherwise; run audit_ledger before resetting."
         )
-    locked.update(lock_accounts(Q(pk__in=[refund.account_id for refund in plan.refunds])))
-    by_kind = {account.kind: account for account in locked.values()}
-    pot, house = by_kind[Account.Kind.POT], by_kind[Account.Kind.HOUSE]
     memo = f"Pot reset: {reason}"[:200]
     legs = [
         Leg(

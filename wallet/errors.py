@@ -38,3 +38,8 @@ class ClaimUnavailable(ChatPotError):
 
 class GrantInvalid(ChatPotError):
     code = "invalid"
+
+
+class PotMovedOn(Exception):
+    """The pot's round closed while a transaction was settling into it; roll back and
+    settle again in the new round."""

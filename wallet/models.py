@@ -20,6 +20,14 @@ class Account(models.Model):
     )
     # Whole credits. The house's negative balance is the total it has ever issued.
     balance = models.BigIntegerField(default=0)
+    round = models.ForeignKey(
+        "pot.Round",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For the pot: the open round its credits belong to.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -37,6 +45,10 @@ class Account(models.Model):
                 fields=["kind"],
                 condition=Q(kind__in=["house", "pot"]),
                 name="wallet_account_one_house_one_pot",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="pot") | Q(round__isnull=True),
+                name="wallet_account_round_only_for_the_pot",
             ),
         ]
 

@@ -2,17 +2,23 @@
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from chatpot_project.rawsql import (
+    fetchall,
+    for_update,
+    instance,
+    placeholders,
+    timestamp,
+)
 
-from .errors import ClaimTooEarly, ClaimUnavailable, GrantInvalid, InsufficientFunds
+from .errors import ClaimTooEarly, ClaimUnavailable, GrantInvalid, InsufficientFunds, PotMovedOn
 from .models import Account, Transfer
 from .selectors import last_daily_claim
 
@@ -33,66 +39,153 @@ class Leg:
     memo: str = ""
 
 
-def lock_accounts(query: Q) -> dict[int, Account]:
-    """Lock the matching accounts for the rest of the transaction, in primary-key order.
+TRANSFER_COLUMNS = [
+    "from_account_id",
+    "to_account_id",
+    "amount",
+    "kind",
+    "message_id",
+    "round_id",
+    "actor_id",
+    "memo",
+    "created_at",
+]
+ACCOUNT = Account._meta.db_table
+TRANSFER = Transfer._meta.db_table
+LOCKED_FIELDS = ["id", "kind", "owner_id", "balance", "round_id"]
+LOCK_ORDER = "CASE kind WHEN %s THEN 0 WHEN %s THEN 1 ELSE 2 END, id"
 
-    Every money path locks through here, so two transactions never wait on each other
-    in opposite orders.
+
+def lock_accounts(
+    *, owners: Iterable[int] = (), kinds: Iterable[str] = (), ids: Iterable[int] = ()
+) -> dict[int, Account]:
+    """Lock the accounts of these owners (user ids), kinds and ids for the rest of the
+    transaction, in one statement and in the one order every money path follows:
+    players (by key), then the house, then the pot.
+
+    The pot is last because every message needs it: whoever holds it should hold it for
+    as short a time as possible, with nothing else left to wait for.
     """
-    accounts = Account.objects.select_for_update().filter(query).order_by("pk")
-    return {account.pk: account for account in accounts}
+    conditions, params = [], []
+    for column, values in (("owner_id", list(owners)), ("kind", list(kinds)), ("id", list(ids))):
+        if values:
+            conditions.append(f"{column} IN ({placeholders(len(values))})")
+            params.extend(values)
+    if not conditions:
+        return {}
+    rows = fetchall(
+        f"SELECT id, kind, owner_id, balance, round_id FROM {ACCOUNT} "  # noqa: S608 - no input in the SQL text
+        f"WHERE {' OR '.join(conditions)} ORDER BY {LOCK_ORDER}{for_update()}",
+        [*params, Account.Kind.PLAYER, Account.Kind.HOUSE],
+    )
+    return {row[0]: instance(Account, LOCKED_FIELDS, row) for row in rows}
 
 
-def transfer(*legs: Leg, locked: Mapping[int, Account] | None = None) -> list[Transfer]:
+def transfer(
+    *legs: Leg, locked: Mapping[int, Account] | None = None, pot_round=None
+) -> list[Transfer]:
     """Record the legs and apply them to the balances, all or nothing.
 
-    `locked` holds accounts the caller already locked with `lock_accounts`; it must
-    cover every account the legs touch. Without it, the accounts are locked here.
-    The balances of the locked instances are brought up to date.
+    Every account whose balance goes down must be in `locked` (from `lock_accounts`), so
+    its funds can be checked; accounts that only receive need no lock beforehand; their
+    rows are updated last, in the lock order. With `pot_round`, the pot only takes the
+    credits while that round is still its round: otherwise `PotMovedOn` is raised and the
+    caller's transaction must roll back. Without `locked`, every account is locked here.
+    The balances of the accounts in the legs are brought up to date.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("transfer() must run inside the caller's transaction.")
     if not legs:
         return []
     net: dict[int, int] = defaultdict(int)
+    accounts: dict[int, Account] = {}
     for leg in legs:
         if leg.amount <= 0:
             raise ValueError(f"A transfer moves a positive amount, not {leg.amount}.")
         net[leg.source.pk] -= leg.amount
         net[leg.destination.pk] += leg.amount
+        accounts.setdefault(leg.source.pk, leg.source)
+        accounts.setdefault(leg.destination.pk, leg.destination)
     if locked is None:
-        locked = lock_accounts(Q(pk__in=net))
-    elif missing := net.keys() - locked.keys():
-        # Locking now could break the primary-key order the caller's locks follow.
-        raise ValueError(f"Accounts {sorted(missing)} were not locked by the caller.")
+        locked = lock_accounts(ids=net)
+    elif unlocked := {pk for pk, change in net.items() if change < 0} - locked.keys():
+        # Taking a lock now could break the order the caller's locks follow.
+        raise ValueError(f"Accounts {sorted(unlocked)} lose credits but were not locked.")
+    accounts.update(locked)
 
     for account_id, change in net.items():
-        account = locked[account_id]
-        if account.kind != Account.Kind.HOUSE and account.balance + change < 0:
+        account = accounts[account_id]
+        if change < 0 and account.kind != Account.Kind.HOUSE and account.balance + change < 0:
             raise InsufficientFunds(price=-change, balance=account.balance)
 
-    transfers = Transfer.objects.bulk_create(
-        Transfer(
-            from_account_id=leg.source.pk,
-            to_account_id=leg.destination.pk,
-            amount=leg.amount,
-            kind=leg.kind,
-            message=leg.message,
-            round=leg.round,
-            actor=leg.actor,
-            memo=leg.memo,
+    now = timezone.now()
+    stored = timestamp(now)
+    rows = [
+        (
+            leg.source.pk,
+            leg.destination.pk,
+            leg.amount,
+            leg.kind,
+            getattr(leg.message, "pk", None),
+            getattr(leg.round, "pk", None),
+            getattr(leg.actor, "pk", None),
+            leg.memo,
         )
         for leg in legs
+    ]
+    ids = fetchall(
+        f"INSERT INTO {TRANSFER} ({', '.join(TRANSFER_COLUMNS)}) VALUES "  # noqa: S608 - no input in the SQL text
+        + ", ".join(f"({placeholders(len(TRANSFER_COLUMNS))})" for _ in rows)
+        + " RETURNING id",
+        [value for row in rows for value in (*row, stored)],
     )
+    _apply(net, accounts, locked, pot_round)
+    return [
+        instance(Transfer, ["id", *TRANSFER_COLUMNS], (pk, *row, now))
+        for (pk,), row in zip(ids, rows, strict=True)
+    ]
+
+
+def _apply(net, accounts, locked, pot_round) -> None:
+    """Move the balances. An unlocked pot is updated last, on its own unless nothing else
+    still needs a lock, and only while `pot_round` is its round."""
     changes = {pk: change for pk, change in net.items() if change}
-    if changes:
-        Account.objects.filter(pk__in=changes).update(
-            balance=F("balance")
-            + Case(*(When(pk=pk, then=Value(change)) for pk, change in changes.items()), default=0)
+    if pot_round is not None:  # the round is checked even when the pot's share is nothing
+        changes.update(
+            {
+                pk: 0
+                for pk, a in accounts.items()
+                if a.kind == Account.Kind.POT and pk not in changes
+            }
         )
-    for account_id, change in changes.items():
-        locked[account_id].balance += change
-    return transfers
+    late_pot = next(
+        (pk for pk in changes if pk not in locked and accounts[pk].kind == Account.Kind.POT), None
+    )
+    if late_pot is not None and any(pk not in locked for pk in changes if pk != late_pot):
+        batches = [[pk for pk in changes if pk != late_pot], [late_pot]]
+    else:
+        batches = [list(changes)]
+    for batch in batches:
+        cases = " ".join("WHEN %s THEN %s" for _ in batch)
+        where = f"id IN ({placeholders(len(batch))})"
+        params = [value for pk in batch for value in (pk, changes[pk])] + batch
+        guarded = late_pot in batch and pot_round is not None
+        if guarded:
+            where = f"({where}) AND (id <> %s OR round_id = %s)"
+            params += [late_pot, pot_round.pk]
+        updated = dict(
+            fetchall(
+                f"UPDATE {ACCOUNT} SET balance = balance + CASE id {cases} ELSE 0 END "  # noqa: S608
+                f"WHERE {where} RETURNING id, balance",
+                params,
+            )
+        )
+        if guarded and late_pot not in updated:
+            raise PotMovedOn()
+        for pk, balance in updated.items():
+            accounts[pk].balance = balance
+            if pk in locked:
+                locked[pk].balance = balance
 
 
 def open_player_account(*, user: User) -> Account:
@@ -138,7 +231,7 @@ def claim_daily(*, player: User) -> ClaimResult:
     amount = GameConfig.load().daily_claim
     if not amount:
         raise ClaimUnavailable()
-    locked = lock_accounts(Q(owner=player) | Q(kind=Account.Kind.HOUSE))
+    locked = lock_accounts(owners=[player.pk], kinds=[Account.Kind.HOUSE])
     house, account = _house_and_player(locked)
     now = timezone.now()
     if (due := next_claim_at(account)) is not None:
@@ -159,7 +252,7 @@ def grant_credits(*, player: User, amount: int, actor: User, memo: str) -> Trans
         raise GrantInvalid("A grant is a positive number of credits.")
     if not memo.strip():
         raise GrantInvalid("Say why the credits are granted.")
-    locked = lock_accounts(Q(owner=player) | Q(kind=Account.Kind.HOUSE))
+    locked = lock_accounts(owners=[player.pk], kinds=[Account.Kind.HOUSE])
     house, account = _house_and_player(locked)
     [grant] = transfer(
         Leg(

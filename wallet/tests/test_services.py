@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -79,15 +78,35 @@ def test_transfer_must_run_in_a_transaction(make_player, balance):
     assert balance(alice) == 100
 
 
-def test_transfer_refuses_accounts_the_caller_did_not_lock(make_player):
+def test_transfer_refuses_to_take_from_an_account_the_caller_did_not_lock(make_player):
     alice, bob = make_player(), make_player()
     with transaction.atomic():
-        locked = lock_accounts(Q(pk=alice.account.pk))
-        with pytest.raises(ValueError, match="not locked"):
+        locked = lock_accounts(ids=[bob.account.pk])
+        with pytest.raises(ValueError, match="lose credits but were not locked"):
             transfer(
                 Leg(source=alice.account, destination=bob.account, amount=1, kind="rake"),
                 locked=locked,
             )
+
+
+def test_accounts_that_only_receive_need_no_lock(make_player, balance):
+    alice, bob = make_player(), make_player()
+    with transaction.atomic():
+        locked = lock_accounts(ids=[alice.account.pk])
+        transfer(
+            Leg(source=alice.account, destination=bob.account, amount=7, kind="admin_grant"),
+            locked=locked,
+        )
+        assert locked[alice.account.pk].balance == 93
+    assert (balance(alice), balance(bob)) == (93, 107)
+
+
+def test_locks_follow_one_order_players_then_house_then_pot(make_player):
+    alice, bob = make_player(), make_player()
+    with transaction.atomic():
+        locked = lock_accounts(owners=[bob.pk, alice.pk], kinds=["pot", "house"])
+    assert [a.kind for a in locked.values()] == ["player", "player", "house", "pot"]
+    assert list(locked)[:2] == sorted([alice.account.pk, bob.account.pk])
 
 
 @pytest.mark.parametrize("amount", [0, -5])

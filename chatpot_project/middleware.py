@@ -1,0 +1,34 @@
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 1
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database connection is the service's trouble, not the player's input: answer
+    503 with a Retry-After (the transaction was rolled back; with an Idempotency-Key a
+    retry is always safe), not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning(
+            "Database unavailable on %s %s: %s", request.method, request.path, exception
+        )
+        detail = "The service is briefly unavailable. Please try again."
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"code": "unavailable", "detail": detail}, status=503)
+        else:
+            response = HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
