@@ -141,3 +141,47 @@ def test_same_idempotency_key_sent_concurrently_charges_once(player, configure):
     assert Message.objects.count() == 1
     assert Account.objects.get(owner=player).balance == 95
     assert audit_ledger().clean
+
+
+def test_a_message_caught_by_another_win_settles_in_the_next_round(make_player, configure):
+    """Between reading the open round and paying into the pot, another player wins it: the
+    message is settled again in the next round, with the same nonce, and charged once."""
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("needs row locks: on SQLite one writer holds the whole database")
+    import chat.services
+
+    alice, bob = make_player(), make_player()
+    configure(win_chance=Decimal("0.000001"))  # alice loses, wherever she is settled
+    original_insert = chat.services._insert_message
+    interrupted = []
+
+    def insert_then_let_bob_win(**values):
+        if not interrupted:
+            interrupted.append(values["round_id"])
+
+            def bob_wins():  # on a connection of its own, so it commits before alice goes on
+                try:
+                    configure(win_chance=Decimal(1))
+                    send_message(player=bob, body="I win round 1")
+                finally:
+                    connections.close_all()
+
+            winner = threading.Thread(target=bob_wins)
+            winner.start()
+            winner.join(timeout=30)
+        return original_insert(**values)
+
+    chat.services._insert_message = insert_then_let_bob_win
+    try:
+        result = send_message(player=alice, body="caught in between")
+    finally:
+        chat.services._insert_message = original_insert
+
+    first, second = Round.objects.order_by("number")[:2]
+    assert interrupted == [first.pk]
+    assert first.winner == bob
+    assert result.message.round == second
+    assert result.message.nonce == 0
+    assert Message.objects.filter(player=alice).count() == 1
+    assert Account.objects.get(owner=alice).balance == 95
+    assert audit_ledger().clean
