@@ -1,0 +1,194 @@
+"""Data for the benchmark, run inside the benchmark's Django settings.
+
+python -m bench.fixtures players N TOKENS_FILE   players with ample credits, one token each
+python -m bench.fixtures reader USERNAME PASSWORD MESSAGES   a player to time pages with
+python -m bench.fixtures history PLAYERS MESSAGES HEAVY_USERNAME HEAVY_MESSAGES
+"""
+
+import sys
+
+import django
+
+
+def players(count: int, tokens_file: str) -> None:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.models import User
+    from wallet.services import grant_credits
+
+    operator = User.objects.filter(username="bench-operator").first()
+    if operator is None:
+        operator = User.objects.create_superuser("bench-operator", "", "bench-password-0")
+    tokens = []
+    for index in range(count):
+        player = User.objects.create_user(f"bench{index}", password="bench-password-0")
+        grant_credits(player=player, amount=10**12, actor=operator, memo="benchmark credits")
+        tokens.append(str(RefreshToken.for_user(player).access_token))
+    with open(tokens_file, "w") as handle:
+        handle.write("\n".join(tokens) + "\n")
+
+
+def reader(username: str, password: str, messages: int) -> None:
+    from accounts.models import User
+    from chat.services import send_message
+    from wallet.services import grant_credits
+
+    player = User.objects.create_user(username, password=password)
+    operator = User.objects.get(username="bench-operator")
+    grant_credits(player=player, amount=10**9, actor=operator, memo="benchmark reader")
+    for n in range(messages):
+        send_message(player=player, body=f"reader message {n}")
+
+
+HISTORY_SQL = """
+-- A large, consistent history in bulk: closed rounds of ten messages each, every round won
+-- by its last message; a signup grant per player; one heavy player with many messages.
+CREATE TEMP TABLE hist_params AS SELECT
+    %(players)s::bigint AS players, %(messages)s::bigint AS messages,
+    %(heavy_messages)s::bigint AS heavy_messages, %(heavy)s::text AS heavy,
+    (SELECT id FROM wallet_account WHERE kind = 'house') AS house,
+    (SELECT id FROM wallet_account WHERE kind = 'pot') AS pot;
+
+-- Round numbers 1..H go to the history; the rounds played so far move up past them.
+CREATE TEMP TABLE hist_rounds_count AS
+    SELECT (messages / 10 + heavy_messages) AS rounds FROM hist_params;
+UPDATE pot_round SET number = number + (SELECT rounds FROM hist_rounds_count);
+
+INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email,
+                           is_staff, is_active, date_joined, client_seed, nonce, messages_sent)
+SELECT '!', false, 'hist' || g, '', '', '', false, true, now() - interval '30 days',
+       substr(md5(g::text), 1, 16), 0, 0
+FROM generate_series(1, (SELECT players FROM hist_params)) g;
+
+INSERT INTO wallet_account (kind, owner_id, balance, created_at, round_id)
+SELECT 'player', u.id, 0, now() - interval '30 days', NULL
+FROM accounts_user u WHERE u.username LIKE 'hist%%';
+
+CREATE TEMP TABLE hist_players AS
+SELECT row_number() OVER (ORDER BY u.id) AS n, u.id AS user_id, a.id AS account_id, u.client_seed
+FROM accounts_user u JOIN wallet_account a ON a.owner_id = u.id
+WHERE u.username LIKE 'hist%%';
+CREATE INDEX ON hist_players (n);
+
+INSERT INTO pot_round (number, opened_at, closed_at, outcome, winner_id, payout,
+                       server_seed_hash, server_seed, message_count, reset_by_id, reset_reason)
+SELECT g, now() - interval '30 days', now() - interval '29 days', 'won',
+       (SELECT user_id FROM hist_players WHERE n = 1), 0,
+       encode(sha256(md5(g::text)::bytea), 'hex'), md5(g::text), 0, NULL, ''
+FROM generate_series(1, (SELECT rounds FROM hist_rounds_count)) g;
+
+CREATE TEMP TABLE hist_round_ids AS
+SELECT number, id FROM pot_round WHERE number <= (SELECT rounds FROM hist_rounds_count);
+CREATE INDEX ON hist_round_ids (number);
+
+-- Ten messages per round from ten different players; then the heavy player's messages,
+-- one per round of their own.
+INSERT INTO chat_message (player_id, round_id, body, price, client_seed, nonce, roll, win_chance,
+                          won, payout, balance_after, pot_after, next_price, reply,
+                          idempotency_key, created_at)
+SELECT p.user_id, r.id, 'history message ' || g, 5, p.client_seed, (g - 1) / hp.players,
+       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, 'An answer from the keeper.', '',
+       now() - interval '29 days'
+FROM generate_series(1, (SELECT messages FROM hist_params)) g
+CROSS JOIN hist_params hp
+JOIN hist_players p ON p.n = (g - 1) %% hp.players + 1
+JOIN hist_round_ids r ON r.number = (g - 1) / 10 + 1;
+
+INSERT INTO chat_message (player_id, round_id, body, price, client_seed, nonce, roll, win_chance,
+                          won, payout, balance_after, pot_after, next_price, reply,
+                          idempotency_key, created_at)
+SELECT u.id, r.id, 'heavy history message ' || g, 5, u.client_seed, 100000 + g,
+       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, 'An answer from the keeper.', '',
+       now() - interval '29 days' + g * interval '1 second'
+FROM generate_series(1, (SELECT heavy_messages FROM hist_params)) g
+CROSS JOIN accounts_user u
+JOIN hist_round_ids r ON r.number = (SELECT messages FROM hist_params) / 10 + g
+WHERE u.username = (SELECT heavy FROM hist_params);
+
+-- Each history round is won by its last message, which takes all its fees.
+CREATE TEMP TABLE hist_wins AS
+SELECT m.round_id, max(m.id) AS message_id, count(*) AS messages, sum(m.price) AS pot
+FROM chat_message m JOIN hist_round_ids r ON r.id = m.round_id GROUP BY m.round_id;
+UPDATE chat_message m SET won = true, payout = w.pot, roll = 0.05
+FROM hist_wins w WHERE m.id = w.message_id;
+UPDATE pot_round r SET winner_id = m.player_id, payout = w.pot, message_count = w.messages
+FROM hist_wins w JOIN chat_message m ON m.id = w.message_id WHERE r.id = w.round_id;
+
+-- The money, transfer by transfer: grants, fees, wins.
+INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
+                             actor_id, memo, created_at)
+SELECT hp.house, p.account_id, 100, 'signup_grant', NULL, NULL, NULL, 'Welcome to ChatPot',
+       now() - interval '30 days'
+FROM hist_players p CROSS JOIN hist_params hp;
+
+INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
+                             actor_id, memo, created_at)
+SELECT hp.house, a.id, 100000, 'admin_grant', NULL, NULL, NULL, 'history: heavy player',
+       now() - interval '30 days'
+FROM wallet_account a JOIN accounts_user u ON u.id = a.owner_id CROSS JOIN hist_params hp
+WHERE u.username = hp.heavy;
+
+INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
+                             actor_id, memo, created_at)
+SELECT a.id, hp.pot, m.price, 'message_fee', m.id, m.round_id, NULL, '', m.created_at
+FROM chat_message m JOIN hist_round_ids r ON r.id = m.round_id
+JOIN wallet_account a ON a.owner_id = m.player_id CROSS JOIN hist_params hp;
+
+INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
+                             actor_id, memo, created_at)
+SELECT hp.pot, a.id, m.payout, 'pot_win', m.id, m.round_id, NULL, '', m.created_at
+FROM hist_wins w JOIN chat_message m ON m.id = w.message_id
+JOIN wallet_account a ON a.owner_id = m.player_id CROSS JOIN hist_params hp;
+
+-- Balances follow from the transfers, as the audit demands.
+UPDATE wallet_account a SET balance = a.balance + t.delta FROM (
+    SELECT account, sum(delta) AS delta FROM (
+        SELECT to_account_id AS account, amount AS delta FROM wallet_transfer t
+        WHERE t.memo = 'Welcome to ChatPot' AND t.created_at < now() - interval '1 day'
+           OR t.round_id IN (SELECT id FROM hist_round_ids) OR t.memo = 'history: heavy player'
+        UNION ALL
+        SELECT from_account_id, -amount FROM wallet_transfer t
+        WHERE t.memo = 'Welcome to ChatPot' AND t.created_at < now() - interval '1 day'
+           OR t.round_id IN (SELECT id FROM hist_round_ids) OR t.memo = 'history: heavy player'
+    ) moves GROUP BY account
+) t WHERE a.id = t.account;
+
+UPDATE accounts_user u SET nonce = c.n, messages_sent = c.n
+FROM (SELECT player_id, count(*) AS n FROM chat_message m
+      JOIN hist_round_ids r ON r.id = m.round_id GROUP BY player_id) c
+WHERE u.id = c.player_id AND u.username LIKE 'hist%%';
+"""
+
+
+def history(players: int, messages: int, heavy: str, heavy_messages: int) -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            HISTORY_SQL,
+            {
+                "players": players,
+                "messages": messages,
+                "heavy": heavy,
+                "heavy_messages": heavy_messages,
+            },
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+def main(argv: list[str]) -> None:
+    django.setup()
+    match argv:
+        case ["players", count, tokens_file]:
+            players(int(count), tokens_file)
+        case ["reader", username, password, messages]:
+            reader(username, password, int(messages))
+        case ["history", count, messages, heavy, heavy_messages]:
+            history(int(count), int(messages), heavy, int(heavy_messages))
+        case _:
+            raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

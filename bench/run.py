@@ -1,0 +1,749 @@
+"""ChatPot's benchmark: load, growth, scale-out and faults, on PostgreSQL and Redis.
+
+Run it with bin/bench (see the README). It builds its own database (chatpot_bench), starts
+gunicorn with the production settings, drives POST /api/v1/messages with wrk from another
+process, and prints its figures; every scenario ends with the ledger audit.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+DB_NAME = "chatpot_bench"
+PLAYERS = 200
+READER = ("bench-reader", "bench-reader-password")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class Settings:
+    admin_url: str
+    redis_url: str
+    seconds: int
+    runs: int
+    levels: list[int]
+    workers: int
+    threads: int
+    growth_players: int
+    growth_messages: int
+    heavy_messages: int
+    skip: set[str]
+    profile: bool
+
+    @property
+    def database_url(self) -> str:
+        parts = urllib.parse.urlsplit(self.admin_url)
+        return urllib.parse.urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
+            "PYTHONPATH": str(ROOT),
+            "DEBUG": "0",
+            "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnop",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "THROTTLE_RATES": "register=1000000/min,token=1000000/min,send=1000000/min",
+            "JWT_ACCESS_MINUTES": "600",
+            "GUNICORN_ACCESS_LOG": "",
+            "WEB_CONCURRENCY": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+            **extra,
+        }
+
+
+def run(command: list[str], settings: Settings, **extra) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=settings.env(**extra),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def manage(settings: Settings, *args: str, **extra) -> str:
+    return run([PYTHON, "manage.py", *args], settings, **extra).stdout
+
+
+def fixtures(settings: Settings, *args: str) -> None:
+    run([PYTHON, "-m", "bench.fixtures", *args], settings)
+
+
+def audit(settings: Settings) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", "audit_ledger"],
+        cwd=ROOT,
+        env=settings.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    summary = (done.stdout + done.stderr).strip().splitlines()[-1]
+    return ("clean" if done.returncode == 0 else "BREACH") + f" ({summary})"
+
+
+def psql(settings: Settings, sql: str, database: str = "postgres") -> str:
+    parts = urllib.parse.urlsplit(settings.admin_url)
+    url = urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
+    done = subprocess.run(["psql", url, "-qtAc", sql], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"psql failed: {done.stderr}")
+    return done.stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, settings: Settings, **extra: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "chatpot_project.wsgi", "--config", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=settings.env(GUNICORN_BIND=f"127.0.0.1:{self.port}", **extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if request("GET", self.url + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("gunicorn did not start")
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@contextmanager
+def serving(settings: Settings, **extra: str):
+    server = Gunicorn(settings, **extra)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def request(method, url, body=None, headers=None, timeout=10):
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request(
+            method,
+            parts.path + ("?" + parts.query if parts.query else ""),
+            body=body,
+            headers=headers or {},
+        )
+        response = connection.getresponse()
+        return response.status, response.read(), response
+    finally:
+        connection.close()
+
+
+# -- load with wrk ----------------------------------------------------------------------
+
+
+@dataclass
+class LoadFigures:
+    connections: int
+    messages_per_second: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    errors: int
+    refused_402: int
+    runs: int = 1
+    audit: str = ""
+
+
+def wrk(url: str, connections: int, seconds: int, tokens: Path) -> LoadFigures:
+    done = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(BENCH / "send.lua"),
+            url,
+        ],
+        env={**os.environ, "TOKENS": str(tokens)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    values = dict(re.findall(r"BENCH (\w+)=(\d+)", done.stdout))
+    seconds_taken = int(values["duration_us"]) / 1e6
+    errors = sum(
+        int(values[k]) for k in values if k.startswith("errors_") and k != "errors_status"
+    )
+    return LoadFigures(
+        connections=connections,
+        messages_per_second=int(values["created"]) / seconds_taken,
+        p50_ms=int(values["p50_us"]) / 1000,
+        p90_ms=int(values["p90_us"]) / 1000,
+        p99_ms=int(values["p99_us"]) / 1000,
+        errors=errors + int(values["other"]),
+        refused_402=int(values["refused"]),
+    )
+
+
+def median_of(runs: list[LoadFigures]) -> LoadFigures:
+    return LoadFigures(
+        connections=runs[0].connections,
+        messages_per_second=statistics.median(r.messages_per_second for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p90_ms=statistics.median(r.p90_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        errors=sum(r.errors for r in runs),
+        refused_402=sum(r.refused_402 for r in runs),
+        runs=len(runs),
+    )
+
+
+def load_levels(settings: Settings, server: Gunicorn, tokens: Path, levels) -> list[LoadFigures]:
+    results = []
+    for connections in levels:
+        runs = [
+            wrk(server.url, connections, settings.seconds, tokens) for _ in range(settings.runs)
+        ]
+        figures = median_of(runs)
+        figures.audit = audit(settings)
+        results.append(figures)
+        log(
+            f"  {connections:>4} connections: {figures.messages_per_second:7.1f} msg/s  "
+            f"p50 {figures.p50_ms:6.1f} ms  p90 {figures.p90_ms:6.1f} ms  "
+            f"p99 {figures.p99_ms:6.1f} ms  errors {figures.errors}  402s {figures.refused_402}"
+            f"  audit {figures.audit.split(' ')[0]}"
+        )
+    return results
+
+
+def profile(server: Gunicorn, settings: Settings, tokens: Path, output: Path) -> None:
+    spy = shutil.which("py-spy") or str(BIN / "py-spy")
+    worker = server.workers()[0]
+    load = threading.Thread(target=wrk, args=(server.url, 32, settings.seconds + 4, tokens))
+    load.start()
+    time.sleep(2)
+    subprocess.run(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(worker),
+            "--duration",
+            str(settings.seconds),
+            "--output",
+            str(output),
+            "--nonblocking",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    load.join()
+    log(f"  profile of one worker under 32 connections: {output}")
+
+
+# -- the database's own ceiling ---------------------------------------------------------
+
+
+def pgbench_ceiling(settings: Settings, connections: int) -> float:
+    first, last = psql(
+        settings,
+        "SELECT min(id), max(id) FROM accounts_user "
+        "WHERE username LIKE 'bench%' AND username <> 'bench-operator' "
+        "AND username <> 'bench-reader'",
+        DB_NAME,
+    ).split("|")
+    done = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-f",
+            str(BENCH / "settle.sql"),
+            "-c",
+            str(connections),
+            "-j",
+            "2",
+            "-T",
+            str(settings.seconds),
+            "-D",
+            f"first_player={first}",
+            "-D",
+            f"last_player={last}",
+            settings.database_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"tps = ([\d.]+)", done.stdout)
+    if not match:
+        raise SystemExit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
+    return float(match.group(1))
+
+
+# -- pages for one player ---------------------------------------------------------------
+
+
+def page_latency(url: str, username: str, password: str, samples: int = 40) -> dict:
+    """Median and p90 of the chat and wallet pages for a signed-in player, in ms."""
+    status, _, response = request("GET", url + "/accounts/login/")
+    cookies = {
+        c.split("=", 1)[0]: c.split(";")[0].split("=", 1)[1]
+        for c in response.headers.get_all("Set-Cookie") or []
+    }
+    csrf = cookies["csrftoken"]
+    body = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": csrf}
+    )
+    status, _, response = request(
+        "POST",
+        url + "/accounts/login/",
+        body,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+            "Referer": url + "/accounts/login/",
+        },
+    )
+    session = next(
+        c.split(";")[0]
+        for c in response.headers.get_all("Set-Cookie")
+        if c.startswith("sessionid=")
+    )
+    figures = {}
+    for page in ("/chat/", "/wallet/"):
+        times = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            status, _, _ = request("GET", url + page, headers={"Cookie": session})
+            times.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise SystemExit(f"{page} answered {status}")
+        times.sort()
+        figures[page] = {
+            "median_ms": statistics.median(times),
+            "p90_ms": times[int(len(times) * 0.9) - 1],
+        }
+    return figures
+
+
+# -- a client that retries with its idempotency key -------------------------------------
+
+
+@dataclass
+class Sends:
+    acknowledged: dict[str, int] = field(default_factory=dict)  # key -> message id
+    given_up: list[str] = field(default_factory=list)
+    retries: int = 0
+
+
+def retrying_clients(urls: list[str], tokens: list[str], seconds: float, threads: int) -> Sends:
+    """Threads sending messages, each with a fresh Idempotency-Key, retried with the same key
+    on any connection error or 5xx until it is acknowledged."""
+    sends = Sends()
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(index: int) -> None:
+        token = tokens[index % len(tokens)]
+        while time.monotonic() < stop:
+            key = uuid.uuid4().hex
+            for attempt in range(40):
+                url = urls[(index + attempt) % len(urls)]
+                try:
+                    status, body, _ = request(
+                        "POST",
+                        url + "/api/v1/messages",
+                        json.dumps({"body": "fault test"}),
+                        {
+                            "Content-Type": "application/json",
+                            "Authorization": f"Bearer {token}",
+                            "Idempotency-Key": key,
+                        },
+                        timeout=10,
+                    )
+                except OSError:
+                    status = None
+                if status == 201:
+                    with lock:
+                        sends.acknowledged[key] = json.loads(body)["message"]["id"]
+                    break
+                with lock:
+                    sends.retries += 1
+                time.sleep(0.05 * (attempt + 1))
+            else:
+                sends.given_up.append(key)
+
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sends
+
+
+def check_sends(settings: Settings, sends: Sends) -> str:
+    """Every acknowledged key has exactly its one message, charged once."""
+    keys = list(sends.acknowledged)
+    if not keys:
+        return "no sends"
+    rows = psql(
+        settings,
+        "SELECT m.idempotency_key, m.id, (SELECT count(*) FROM wallet_transfer t "
+        "WHERE t.message_id = m.id AND t.kind = 'message_fee') FROM chat_message m "
+        "WHERE m.idempotency_key IN (" + ",".join(f"'{k}'" for k in keys) + ")",
+        DB_NAME,
+    )
+    stored = {}
+    for line in rows.splitlines():
+        key, message_id, fees = line.split("|")
+        stored.setdefault(key, []).append((int(message_id), int(fees)))
+    lost = [k for k in keys if k not in stored]
+    doubled = [k for k, found in stored.items() if len(found) != 1 or found[0][1] != 1]
+    mismatched = [k for k in keys if k in stored and stored[k][0][0] != sends.acknowledged[k]]
+    verdict = "ok" if not (lost or doubled or mismatched or sends.given_up) else "FAILED"
+    return (
+        f"{verdict}: {len(keys)} messages acknowledged, {sends.retries} retries, "
+        f"{len(lost)} lost, {len(doubled)} charged twice, {len(mismatched)} mismatched, "
+        f"{len(sends.given_up)} given up"
+    )
+
+
+def disconnect_and_retry(url: str, token: str, times: int) -> Sends:
+    """Send, hang up before the answer, then retry with the same key."""
+    sends = Sends()
+    parts = urllib.parse.urlsplit(url)
+    for _ in range(times):
+        key = uuid.uuid4().hex
+        body = json.dumps({"body": "hanging up"}).encode()
+        with socket.create_connection((parts.hostname, parts.port)) as raw:
+            raw.sendall(
+                b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nAuthorization: Bearer "
+                + token.encode()
+                + b"\r\nIdempotency-Key: "
+                + key.encode()
+                + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+        time.sleep(0.01)
+        status, answer, _ = request(
+            "POST",
+            url + "/api/v1/messages",
+            body,
+            {
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": key,
+            },
+        )
+        if status == 201:
+            sends.acknowledged[key] = json.loads(answer)["message"]["id"]
+        else:
+            sends.given_up.append(key)
+    return sends
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="per load run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per level; medians are shown")
+    parser.add_argument("--levels", default="1,8,32,128")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--growth-players", type=int, default=100_000)
+    parser.add_argument("--growth-messages", type=int, default=1_000_000)
+    parser.add_argument("--heavy-messages", type=int, default=10_000)
+    parser.add_argument("--skip", default="", help="comma list: growth,scale,faults")
+    parser.add_argument("--profile", action="store_true", help="py-spy a worker at 32 conns")
+    args = parser.parse_args()
+    settings = Settings(
+        admin_url=args.admin_url,
+        redis_url=args.redis_url,
+        seconds=args.seconds,
+        runs=args.runs,
+        levels=[int(x) for x in args.levels.split(",")],
+        workers=args.workers,
+        threads=args.threads,
+        growth_players=args.growth_players,
+        growth_messages=args.growth_messages,
+        heavy_messages=args.heavy_messages,
+        skip=set(filter(None, args.skip.split(","))),
+        profile=args.profile,
+    )
+    for tool in ("wrk", "pgbench", "psql"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install wrk postgresql-client")
+
+    results_dir = BENCH / "results"
+    results_dir.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report: dict = {
+        "when": stamp,
+        "settings": {k: v for k, v in asdict(settings).items() if k != "skip"},
+    }
+    work = Path(tempfile.mkdtemp(prefix="chatpot-bench-"))
+    tokens = work / "tokens.txt"
+    static = work / "static"
+
+    log(f"Preparing {DB_NAME}: {PLAYERS} players with ample credits")
+    psql(settings, f"DROP DATABASE IF EXISTS {DB_NAME}")
+    psql(settings, f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        ["redis-cli", "-u", settings.redis_url, "flushdb"], capture_output=True, check=False
+    )
+    manage(settings, "migrate", "--no-input")
+    manage(settings, "collectstatic", "--no-input", STATIC_ROOT=str(static))
+    fixtures(settings, "players", str(PLAYERS), str(tokens))
+    fixtures(settings, "reader", *READER, "50")
+
+    with serving(settings, STATIC_ROOT=str(static)) as server:
+        log(
+            f"Load: POST /api/v1/messages, {settings.runs} x {settings.seconds} s per level, "
+            f"gunicorn {settings.workers} workers x {settings.threads} threads"
+        )
+        levels = load_levels(settings, server, tokens, settings.levels)
+        report["levels"] = [asdict(figures) for figures in levels]
+        pages = page_latency(server.url, *READER)
+        report["pages_empty"] = pages
+        log(
+            f"  pages (player with 50 messages): chat {pages['/chat/']['median_ms']:.1f} ms, "
+            f"wallet {pages['/wallet/']['median_ms']:.1f} ms (medians)"
+        )
+        if settings.profile:
+            profile(server, settings, tokens, results_dir / f"profile-{stamp}.svg")
+
+    log("Ceiling: the same settlement transaction through pgbench, 32 connections")
+    ceiling = pgbench_ceiling(settings, 32)
+    app_32 = next((f.messages_per_second for f in levels if f.connections == 32), None)
+    report["ceiling"] = {
+        "pgbench_tps_32": ceiling,
+        "app_32": app_32,
+        "ratio": app_32 / ceiling if app_32 else None,
+        "audit": audit(settings),
+    }
+    log(
+        f"  pgbench {ceiling:.0f} tps; app {app_32 or 0:.0f} msg/s = "
+        f"{(app_32 or 0) / ceiling:.0%} of the ceiling; audit {report['ceiling']['audit']}"
+    )
+
+    if "growth" not in settings.skip:
+        log(
+            f"Growth: bulk-loading {settings.growth_players} players, "
+            f"{settings.growth_messages} messages, {settings.heavy_messages} more for "
+            f"{READER[0]}"
+        )
+        started = time.monotonic()
+        fixtures(
+            settings,
+            "history",
+            str(settings.growth_players),
+            str(settings.growth_messages),
+            READER[0],
+            str(settings.heavy_messages),
+        )
+        counts = psql(
+            settings,
+            "SELECT (SELECT count(*) FROM accounts_user), "
+            "(SELECT count(*) FROM chat_message), (SELECT count(*) FROM wallet_transfer), "
+            f"(SELECT count(*) FROM chat_message m JOIN accounts_user u ON "
+            f"u.id = m.player_id WHERE u.username = '{READER[0]}')",
+            DB_NAME,
+        )
+        log(
+            f"  loaded in {time.monotonic() - started:.0f} s: players, messages, transfers, "
+            f"reader's messages = {counts.replace('|', ', ')}; audit {audit(settings)}"
+        )
+        with serving(settings, STATIC_ROOT=str(static)) as server:
+            grown = load_levels(settings, server, tokens, [32])[0]
+            pages_grown = page_latency(server.url, *READER)
+        report["growth"] = {"counts": counts, "load_32": asdict(grown), "pages": pages_grown}
+        empty_32 = (
+            next(f for f in levels if f.connections == 32) if 32 in settings.levels else None
+        )
+        for name, before, after in [
+            (
+                "msg/s at 32",
+                empty_32.messages_per_second if empty_32 else None,
+                grown.messages_per_second,
+            ),
+            ("chat page", pages["/chat/"]["median_ms"], pages_grown["/chat/"]["median_ms"]),
+            ("wallet page", pages["/wallet/"]["median_ms"], pages_grown["/wallet/"]["median_ms"]),
+        ]:
+            if before:
+                change = (after - before) / before
+                log(
+                    f"  {name}: {before:.1f} -> {after:.1f} ({change:+.0%})"
+                    f"{'' if abs(change) <= 0.15 else '  OUTSIDE 15%'}"
+                )
+
+    if "scale" not in settings.skip:
+        log("Scale-out: two gunicorn instances, one PostgreSQL, one Redis")
+        with (
+            serving(settings, STATIC_ROOT=str(static)) as a,
+            serving(settings, STATIC_ROOT=str(static)) as b,
+        ):
+            halves = []
+            threads = [
+                threading.Thread(
+                    target=lambda u: halves.append(wrk(u, 16, settings.seconds, tokens)),
+                    args=(s.url,),
+                )
+                for s in (a, b)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            total = sum(h.messages_per_second for h in halves)
+            scale_audit = audit(settings)
+            log(
+                f"  2 x 16 connections: {total:.1f} msg/s in all, p99 "
+                f"{max(h.p99_ms for h in halves):.1f} ms, errors {sum(h.errors for h in halves)};"
+                f" audit {scale_audit}"
+            )
+        limit = 20
+        with (
+            serving(settings, STATIC_ROOT=str(static), THROTTLE_RATES=f"send={limit}/min") as a,
+            serving(settings, STATIC_ROOT=str(static), THROTTLE_RATES=f"send={limit}/min") as b,
+        ):
+            token = tokens.read_text().split()[0]
+            statuses = [
+                request(
+                    "POST",
+                    (a, b)[n % 2].url + "/api/v1/messages",
+                    json.dumps({"body": "counted"}),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                )[0]
+                for n in range(2 * limit)
+            ]
+        throttle = {"created": statuses.count(201), "throttled": statuses.count(429)}
+        log(
+            f"  throttle send={limit}/min, {2 * limit} sends alternating between the two: "
+            f"{throttle['created']} created, {throttle['throttled']} refused with 429"
+            f" ({'shared' if throttle['created'] <= limit + 1 else 'NOT shared'})"
+        )
+        report["scale_out"] = {"msg_per_s": total, "audit": scale_audit, "throttle": throttle}
+
+    if "faults" not in settings.skip:
+        log("Faults: clients retry with the same Idempotency-Key until acknowledged")
+        token_list = tokens.read_text().split()
+        faults = {}
+        with serving(settings, STATIC_ROOT=str(static), WEB_CONCURRENCY="2") as server:
+
+            def kill_a_worker():
+                time.sleep(2)
+                victim = server.workers()[0]
+                os.kill(victim, signal.SIGKILL)
+                log(f"  killed worker {victim} with SIGKILL")
+
+            killer = threading.Thread(target=kill_a_worker)
+            killer.start()
+            sends = retrying_clients([server.url], token_list, settings.seconds, 16)
+            killer.join()
+            faults["worker_sigkill"] = f"{check_sends(settings, sends)}; audit {audit(settings)}"
+            log(f"  worker killed mid-load: {faults['worker_sigkill']}")
+
+            def terminate_backends():
+                for _ in range(3):
+                    time.sleep(settings.seconds / 4)
+                    killed = psql(
+                        settings,
+                        "SELECT count(pg_terminate_backend(pid)) FROM "
+                        f"pg_stat_activity WHERE datname = '{DB_NAME}' AND "
+                        "pid <> pg_backend_pid()",
+                    )
+                    log(f"  terminated {killed} database connections")
+
+            terminator = threading.Thread(target=terminate_backends)
+            terminator.start()
+            sends = retrying_clients([server.url], token_list, settings.seconds, 16)
+            terminator.join()
+            faults["pg_terminate_backend"] = (
+                f"{check_sends(settings, sends)}; audit {audit(settings)}"
+            )
+            log(f"  connections terminated mid-load: {faults['pg_terminate_backend']}")
+
+            sends = disconnect_and_retry(server.url, token_list[1], 50)
+            faults["disconnect_retry"] = f"{check_sends(settings, sends)}; audit {audit(settings)}"
+            log(
+                f"  client hangs up, retries with its key (50 times): {faults['disconnect_retry']}"
+            )
+        report["faults"] = faults
+
+    output = results_dir / f"bench-{stamp}.json"
+    output.write_text(json.dumps(report, indent=2, default=str))
+    shutil.rmtree(work, ignore_errors=True)
+    log("")
+    log("| connections | messages/s | p50 ms | p90 ms | p99 ms | errors | 402s |")
+    log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for figures in levels:
+        log(
+            f"| {figures.connections} | {figures.messages_per_second:.0f} | "
+            f"{figures.p50_ms:.0f} | {figures.p90_ms:.0f} | {figures.p99_ms:.0f} | "
+            f"{figures.errors} | {figures.refused_402} |"
+        )
+    log(f"\nFigures saved to {output.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
