@@ -508,7 +508,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per load run")
     parser.add_argument("--runs", type=int, default=3, help="runs per level; medians are shown")
     parser.add_argument("--levels", default="1,8,32,128")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--growth-players", type=int, default=100_000)
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
@@ -546,7 +546,7 @@ def main() -> None:
     static = work / "static"
 
     log(f"Preparing {DB_NAME}: {PLAYERS} players with ample credits")
-    psql(settings, f"DROP DATABASE IF EXISTS {DB_NAME}")
+    psql(settings, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     psql(settings, f"CREATE DATABASE {DB_NAME}")
     subprocess.run(
         ["redis-cli", "-u", settings.redis_url, "flushdb"], capture_output=True, check=False

@@ -4,6 +4,8 @@ from chatpot_project.api import TextField
 
 from .models import Message
 
+TIMESTAMP = serializers.DateTimeField()
+
 
 class DrawSerializer(serializers.Serializer):
     round = serializers.IntegerField(source="round.number")
@@ -33,7 +35,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "won": message.won,
             "payout": message.payout,
             "reply": message.reply or None,
-            "created_at": self.fields["created_at"].to_representation(message.created_at),
+            "created_at": TIMESTAMP.to_representation(message.created_at),
             "draw": {
                 "round": message.round.number,
                 "client_seed": message.client_seed,
