@@ -614,6 +614,7 @@ def main() -> None:
             f"reader's messages = {counts.replace('|', ', ')}; audit {audit(settings)}"
         )
         with serving(settings, STATIC_ROOT=str(static)) as server:
+            wrk(server.url, 32, settings.seconds, tokens)  # warm the caches; not counted
             grown = load_levels(settings, server, tokens, [32])[0]
             pages_grown = page_latency(server.url, *READER)
         report["growth"] = {"counts": counts, "load_32": asdict(grown), "pages": pages_grown}

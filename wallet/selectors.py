@@ -23,9 +23,34 @@ def transfers_of(account: Account) -> QuerySet[Transfer]:
     """The account's transfers, either side, newest first."""
     return (
         Transfer.objects.filter(Q(from_account=account) | Q(to_account=account))
-        .select_related("from_account__owner", "to_account__owner", "round", "message")
+        .select_related("round")
         .order_by("-id")
     )
+
+
+@dataclass(frozen=True)
+class TransferPage:
+    transfers: list[Transfer]  # newest first
+    older_than: int | None  # where the next, older page starts, if there is one
+
+
+def transfer_history(
+    *, account: Account, before: int | None = None, size: int = 20
+) -> TransferPage:
+    """One page of the account's transfers, newest first, however long its history.
+
+    Each side (out, in) is read newest first along its own index and the two are merged:
+    no count and no sort of the whole history.
+    """
+    sides = []
+    for side in (Q(from_account=account), Q(to_account=account)):
+        transfers = Transfer.objects.filter(side).select_related("round").order_by("-id")
+        if before is not None:
+            transfers = transfers.filter(pk__lt=before)
+        sides.extend(transfers[: size + 1])
+    newest = sorted(sides, key=lambda transfer: transfer.pk, reverse=True)
+    shown = newest[:size]
+    return TransferPage(transfers=shown, older_than=shown[-1].pk if len(newest) > size else None)
 
 
 def last_daily_claim(account: Account) -> Transfer | None:

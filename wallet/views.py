@@ -1,13 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatpot_project.errors import ChatPotError
 
-from .selectors import player_account, transfers_of
+from .selectors import player_account, transfer_history
 from .services import claim_daily, next_claim_at
 
 TRANSFERS_PER_PAGE = 20
@@ -17,11 +16,19 @@ TRANSFERS_PER_PAGE = 20
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
     account = player_account(request.user)
-    page = Paginator(transfers_of(account), TRANSFERS_PER_PAGE).get_page(request.GET.get("page"))
+    before = request.GET.get("before", "")
+    page = transfer_history(
+        account=account, before=int(before) if before.isdigit() else None, size=TRANSFERS_PER_PAGE
+    )
     return render(
         request,
         "wallet/wallet.html",
-        {"account": account, "page": page, "next_claim_at": next_claim_at(account)},
+        {
+            "account": account,
+            "page": page,
+            "first_page": not before,
+            "next_claim_at": next_claim_at(account),
+        },
     )
 
 

@@ -33,13 +33,17 @@ def test_wallet_history_is_paginated(player_client, player, configure):
     configure(win_chance=Decimal("0.000001"), price_base=1, price_step=0)
     for n in range(25):
         send_message(player=player, body=f"m{n}")
-    first = player_client.get(reverse("wallet")).content.decode()
-    assert "Page 1 of 2" in first
-    assert first.count("Message in round 1") == 20
-    second = player_client.get(reverse("wallet"), {"page": 2}).content.decode()
+    first = player_client.get(reverse("wallet"))
+    html = first.content.decode()
+    assert html.count("Message in round 1") == 20
+    older_than = first.context["page"].older_than
+    assert f"?before={older_than}" in html
+    second = player_client.get(reverse("wallet"), {"before": older_than}).content.decode()
     assert second.count("Message in round 1") == 5
     assert "Welcome credits" in second
-    assert player_client.get(reverse("wallet"), {"page": "junk"}).status_code == 200
+    assert "Older</a>" not in second
+    assert "Newest</a>" in second
+    assert player_client.get(reverse("wallet"), {"before": "junk"}).status_code == 200
 
 
 def test_daily_claim_from_the_wallet(player_client, player):
