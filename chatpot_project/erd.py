@@ -24,10 +24,27 @@ INHERITED_USER_FIELDS = {
 }
 
 
+SQL_TYPES = {
+    "AutoField": "int",
+    "BigAutoField": "bigint",
+    "BigIntegerField": "bigint",
+    "PositiveBigIntegerField": "bigint",
+    "IntegerField": "int",
+    "PositiveIntegerField": "int",
+    "PositiveSmallIntegerField": "smallint",
+    "CharField": "varchar",
+    "TextField": "text",
+    "BooleanField": "bool",
+    "DecimalField": "decimal",
+    "FloatField": "float",
+    "DateTimeField": "timestamp",
+}
+
+
 def _type(field: models.Field) -> str:
-    if isinstance(field, models.ForeignKey):
-        return "bigint"
-    return field.get_internal_type().removesuffix("Field").lower() or "field"
+    if field.is_relation:
+        return _type(field.target_field)
+    return SQL_TYPES.get(field.get_internal_type(), field.get_internal_type().lower())
 
 
 def mermaid_erd() -> str:

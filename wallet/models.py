@@ -127,6 +127,12 @@ class Transfer(models.Model):
             # A player's history, newest first, from either side of the transfer.
             models.Index(fields=["from_account", "-id"], name="wallet_transfer_from_idx"),
             models.Index(fields=["to_account", "-id"], name="wallet_transfer_to_idx"),
+            # The last daily claim of a player, found without walking their whole history.
+            models.Index(
+                fields=["to_account", "-id"],
+                condition=Q(kind="daily_claim"),
+                name="wallet_transfer_claims_idx",
+            ),
         ]
 
     def __str__(self) -> str:
