@@ -42,7 +42,7 @@ class MessagesView(ListAPIView):
     @extend_schema(
         request=SendSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: SentSerializer, **error_responses(400, 401, 402, 409, 429)},
+        responses={201: SentSerializer, **error_responses(400, 401, 402, 409, 429, 503)},
         summary="Send a message: pay its price, draw, and get the keeper's reply",
         tags=["chat"],
     )

@@ -14,7 +14,7 @@ from .models import Message
 from .selectors import conversation_page, price_quote
 from .services import send_message
 
-REFUSAL_STATUS = {"insufficient_funds": 402, "idempotency_conflict": 409}
+REFUSAL_STATUS = {"insufficient_funds": 402, "idempotency_conflict": 409, "busy": 503}
 WIN_SESSION_KEY = "chatpot_win_message"
 
 

@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat.errors import IdempotencyConflict
+from chat.errors import IdempotencyConflict, PotBusy
 from wallet.errors import ClaimTooEarly, ClaimUnavailable, InsufficientFunds
 
 from .errors import ChatPotError
@@ -28,6 +28,7 @@ DOMAIN_STATUS = {
     ClaimTooEarly: status.HTTP_429_TOO_MANY_REQUESTS,
     IdempotencyConflict: status.HTTP_409_CONFLICT,
     ClaimUnavailable: status.HTTP_409_CONFLICT,
+    PotBusy: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 # DRF's own codes, renamed where the API promises another.
@@ -241,6 +242,9 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="`not_found`."),
     409: OpenApiResponse(ErrorSerializer, description="Conflict with an earlier request."),
     429: OpenApiResponse(ThrottledSerializer, description="`throttled`: wait `retry_after` s."),
+    503: OpenApiResponse(
+        ErrorSerializer, description="`busy` or `unavailable`: nothing was kept; send again."
+    ),
 }
 
 
