@@ -7,14 +7,6 @@ from accounts.models import User
 from .models import Account, Transfer
 
 
-def house_account() -> Account:
-    return Account.objects.get(kind=Account.Kind.HOUSE)
-
-
-def pot_account() -> Account:
-    return Account.objects.get(kind=Account.Kind.POT)
-
-
 def player_account(player: User) -> Account:
     return Account.objects.get(owner=player)
 
