@@ -9,6 +9,7 @@ from accounts.models import User
 from chatpot_project.rawsql import fetchone, timestamp
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
+from pot.selectors import open_round
 from wallet.models import Account
 
 from .models import Message
@@ -65,7 +66,7 @@ class Quote:
 
 def price_quote(*, player: User) -> Quote:
     config = GameConfig.load()
-    pot_round = Round.objects.get(outcome=Round.Outcome.OPEN)
+    pot_round = open_round()
     balances = dict(
         Account.objects.filter(Q(owner=player) | Q(kind=Account.Kind.POT)).values_list(
             "kind", "balance"

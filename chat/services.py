@@ -18,7 +18,7 @@ from chatpot_project.rawsql import (
 )
 from pot import fairness
 from pot.models import GameConfig, Round
-from pot.selectors import pot_status
+from pot.selectors import open_round, pot_status
 from pot.services import close_round, start_next_round
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
@@ -389,9 +389,7 @@ def add_reply(result: SendResult, *, config: GameConfig) -> None:
         pot_share_percent=config.pot_share_percent,
         daily_claim=config.daily_claim,
         server_seed_hash=(
-            Round.objects.get(outcome=Round.Outcome.OPEN).server_seed_hash
-            if message.won
-            else message.round.server_seed_hash
+            open_round().server_seed_hash if message.won else message.round.server_seed_hash
         ),
         history=recent_exchanges(player=message.player, before=message, limit=bot.history_turns),
     )

@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chatpot_project.errors import ChatPotError
 from wallet.selectors import player_account
-from wallet.services import claim_daily, next_claim_at
+from wallet.services import next_claim_at
+from wallet.views import claim_with_notice
 
 from .models import Message
 from .selectors import conversation_page, price_quote
@@ -99,12 +100,7 @@ def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResp
 @login_required
 def claim(request: HttpRequest) -> HttpResponse:
     """The daily claim offered by the composer when funds run short."""
-    try:
-        result = claim_daily(player=request.user)
-    except ChatPotError as refused:
-        notice, level = refused.detail, messages.ERROR
-    else:
-        notice, level = f"You claimed {result.amount} credits.", messages.SUCCESS
+    notice, level = claim_with_notice(request)
     if not request.htmx:
         messages.add_message(request, level, notice)
         return redirect("chat")

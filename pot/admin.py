@@ -42,33 +42,27 @@ class GameConfigAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @staticmethod
+    def changes(form) -> list[tuple[str, object, object]]:
+        """(field, old value, new value) for each field the form changed."""
+        return [
+            (name, form.initial.get(name), form.cleaned_data[name]) for name in form.changed_data
+        ]
+
     def save_model(self, request, obj, form, change):
-        changes = {
-            name: (form.initial.get(name), form.cleaned_data[name]) for name in form.changed_data
-        }
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
-        if changes:
-            described = ", ".join(
-                f"{name}: {old} -> {new}" for name, (old, new) in changes.items()
-            )
+        if changes := self.changes(form):
+            described = ", ".join(f"{name}: {old} -> {new}" for name, old, new in changes)
             logger.info("Game config changed by %s: %s", request.user, described)
             self.message_user(request, f"Applies from the next message: {described}.")
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Keep the old and new values in the admin's history, not just the field names."""
         message = super().construct_change_message(request, form, formsets, add)
-        if form.changed_data:
-            message.append(
-                {
-                    "changed": {
-                        "fields": [
-                            f"{name} ({form.initial.get(name)} -> {form.cleaned_data[name]})"
-                            for name in form.changed_data
-                        ]
-                    }
-                }
-            )
+        if changes := self.changes(form):
+            fields = [f"{name} ({old} -> {new})" for name, old, new in changes]
+            message.append({"changed": {"fields": fields}})
         return message
 
 

@@ -7,12 +7,12 @@ from django.utils import timezone
 from accounts.models import User
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
-from wallet.services import Leg, lock_accounts, transfer
+from wallet.services import Leg, by_kind, lock_accounts, transfer
 
 from . import fairness
 from .errors import ResetRefused
 from .models import GameConfig, Round
-from .selectors import ResetPlan, reset_plan
+from .selectors import ResetPlan, open_round, reset_plan
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, A
     `locked` must hold the house and the pot.
     """
     next_round = new_round(number=after.number + 1)
-    by_kind = {account.kind: account for account in locked.values()}
-    pot = by_kind[Account.Kind.POT]
+    kinds = by_kind(locked)
+    pot = kinds[Account.Kind.POT]
     Account.objects.filter(pk=pot.pk).update(round=next_round)
     pot.round_id = next_round.pk
     if config.pot_seed:
         transfer(
             Leg(
-                source=by_kind[Account.Kind.HOUSE],
+                source=kinds[Account.Kind.HOUSE],
                 destination=pot,
                 amount=config.pot_seed,
                 kind=Transfer.Kind.POT_SEED,
@@ -100,12 +100,12 @@ def reset_round(*, actor: User, reason: str) -> ResetPlan:
 
 @transaction.atomic(durable=True)
 def _reset(*, actor: User, reason: str) -> ResetPlan:
-    pot_round = Round.objects.get(outcome=Round.Outcome.OPEN)
+    pot_round = open_round()
     contributors = [refund.account_id for refund in reset_plan(pot_round).refunds]
     # The lock order of every money path: players, the house, the pot.
     locked = lock_accounts(ids=contributors, kinds=[Account.Kind.HOUSE, Account.Kind.POT])
-    by_kind = {account.kind: account for account in locked.values()}
-    pot, house = by_kind[Account.Kind.POT], by_kind[Account.Kind.HOUSE]
+    kinds = by_kind(locked)
+    pot, house = kinds[Account.Kind.POT], kinds[Account.Kind.HOUSE]
     plan = reset_plan(pot_round)  # final: with the pot locked, nobody adds to it
     if pot.round_id != pot_round.pk or any(r.account_id not in locked for r in plan.refunds):
         raise PotMovedOn()

@@ -231,8 +231,7 @@ def claim_daily(*, player: User) -> ClaimResult:
     amount = GameConfig.load().daily_claim
     if not amount:
         raise ClaimUnavailable()
-    locked = lock_accounts(owners=[player.pk], kinds=[Account.Kind.HOUSE])
-    house, account = _house_and_player(locked)
+    locked, house, account = _lock_player_and_house(player)
     now = timezone.now()
     if (due := next_claim_at(account)) is not None:
         raise ClaimTooEarly(available_at=due, retry_after=math.ceil((due - now).total_seconds()))
@@ -252,8 +251,7 @@ def grant_credits(*, player: User, amount: int, actor: User, memo: str) -> Trans
         raise GrantInvalid("A grant is a positive number of credits.")
     if not memo.strip():
         raise GrantInvalid("Say why the credits are granted.")
-    locked = lock_accounts(owners=[player.pk], kinds=[Account.Kind.HOUSE])
-    house, account = _house_and_player(locked)
+    locked, house, account = _lock_player_and_house(player)
     [grant] = transfer(
         Leg(
             source=house,
@@ -268,6 +266,12 @@ def grant_credits(*, player: User, amount: int, actor: User, memo: str) -> Trans
     return grant
 
 
-def _house_and_player(locked: Mapping[int, Account]) -> tuple[Account, Account]:
-    by_kind = {account.kind: account for account in locked.values()}
-    return by_kind[Account.Kind.HOUSE], by_kind[Account.Kind.PLAYER]
+def by_kind(locked: Mapping[int, Account]) -> dict[str, Account]:
+    """The locked house, pot and (single) player, by kind."""
+    return {account.kind: account for account in locked.values()}
+
+
+def _lock_player_and_house(player: User) -> tuple[dict[int, Account], Account, Account]:
+    locked = lock_accounts(owners=[player.pk], kinds=[Account.Kind.HOUSE])
+    kinds = by_kind(locked)
+    return locked, kinds[Account.Kind.HOUSE], kinds[Account.Kind.PLAYER]

@@ -32,13 +32,18 @@ def wallet(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
-@login_required
-def claim(request: HttpRequest) -> HttpResponse:
+def claim_with_notice(request: HttpRequest) -> tuple[str, int]:
+    """Claim for the signed-in player: what to tell them, and the message level."""
     try:
         result = claim_daily(player=request.user)
     except ChatPotError as refused:
-        messages.error(request, refused.detail)
-    else:
-        messages.success(request, f"You claimed {result.amount} credits.")
+        return refused.detail, messages.ERROR
+    return f"You claimed {result.amount} credits.", messages.SUCCESS
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest) -> HttpResponse:
+    notice, level = claim_with_notice(request)
+    messages.add_message(request, level, notice)
     return redirect("wallet")
