@@ -70,6 +70,7 @@ def test_every_operation_keeps_its_promises(live_server, token, settings, tmp_pa
             "--report-dir",
             str(tmp_path),
         ],
+        cwd=tmp_path,  # the CLI keeps a cache in its working directory
         capture_output=True,
         text=True,
         timeout=900,
