@@ -35,6 +35,22 @@ def window_condition(
     return "", []
 
 
+def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]:
+    """The same n as one SQL expression, for whichever window `window` names: `player`,
+    `round_id` and `window` are columns of the enclosing statement (the player's key, the
+    open round's key, the config's pricing window). Only the named window's count runs."""
+    count = f"(SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = {player}"  # noqa: S608
+    return (
+        f"CASE {window} WHEN %s THEN {count} AND m.round_id = {round_id}) "
+        f"WHEN %s THEN {count} AND m.created_at >= %s) ELSE {count}) END",
+        [
+            GameConfig.PricingWindow.ROUND,
+            GameConfig.PricingWindow.DAY,
+            timestamp(start_of_today()),
+        ],
+    )
+
+
 def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
     condition, params = window_condition(config=config, round_id=pot_round.pk)
     (count,) = fetchone(

@@ -8,11 +8,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatpot_project.rawsql import (
+    Statement,
+    batch,
     decimal,
     execute,
-    fetchone,
     for_update,
     instance,
+    next_key,
     placeholders,
     timestamp,
 )
@@ -27,7 +29,7 @@ from wallet.services import Leg, lock_accounts, transfer
 from .bots import BotContext, BuiltinBot, get_bot
 from .errors import IdempotencyConflict, MessageInvalid, PotBusy
 from .models import Message
-from .selectors import recent_exchanges, window_condition
+from .selectors import recent_exchanges, window_count
 
 logger = logging.getLogger(__name__)
 
@@ -79,17 +81,20 @@ class SendResult:
         return self.message.round if self.won else None
 
 
-def clean_body(body: str | None, *, max_chars: int) -> str:
+def clean_body(body: str | None) -> str:
     text = (body or "").strip()
     if not text:
         raise MessageInvalid("Write something first: an empty message is not sent.")
+    if "\x00" in text:
+        raise MessageInvalid("The message contains a character that cannot be sent.")
+    return text
+
+
+def check_length(text: str, *, max_chars: int) -> None:
     if len(text) > max_chars:
         raise MessageInvalid(
             f"A message is at most {max_chars} characters; this one has {len(text)}."
         )
-    if "\x00" in text:
-        raise MessageInvalid("The message contains a character that cannot be sent.")
-    return text
 
 
 def clean_idempotency_key(key: str | None) -> str | None:
@@ -108,15 +113,15 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
     Refusals (`MessageInvalid`, `InsufficientFunds`, `IdempotencyConflict`) change nothing.
     The same idempotency key from the same player returns the first result uncharged.
     """
-    config = GameConfig.load()
-    text = clean_body(body, max_chars=config.max_message_chars)
+    text = clean_body(body)
     key = clean_idempotency_key(idempotency_key)
     try:
-        result = _settle(player=player, text=text, key=key, config=config)
+        result, config = _settle(player=player, text=text, key=key)
     except IntegrityError:
         # A concurrent request with the same key won the race; it holds the result.
         if key is None or (result := _replay(player=player, text=text, key=key)) is None:
             raise
+        return result
     if not result.replayed:
         add_reply(result, config=config)
     return result
@@ -136,6 +141,7 @@ def _replay(*, player: User, text: str, key: str) -> SendResult | None:
 MESSAGE = Message._meta.db_table
 ACCOUNT = Account._meta.db_table
 MESSAGE_COLUMNS = [
+    "id",
     "player_id",
     "round_id",
     "body",
@@ -158,142 +164,126 @@ SETTLE_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
-class _Draft:
-    """What one settlement attempt works from; the same for every attempt of a send."""
+class _Opening:
+    """What a send reads once it holds the player's account: everything it is priced,
+    drawn and settled with."""
 
-    player: User
-    text: str
-    key: str | None
     config: GameConfig
-    account_id: int
-    balance: int
+    account: Account
     pot: Account
     house: Account
+    pot_round: Round
     client_seed: str
     nonce: int
-    ordinal: int
+    ordinal: int  # the player's message number, counting this one
+    n: int  # the player's messages that count towards the price
+    message_id: int  # reserved for this message
 
 
-def _lock_player(*, player: User) -> tuple:
-    """Lock the player's account (key, balance); read the pot's and house's keys and the
-    open round, unlocked: the pot's update checks it is still the pot's round."""
-    round_fields = ", ".join(
-        f"(SELECT {field} FROM {Round._meta.db_table} WHERE outcome = %s)"  # noqa: S608
-        for field in ROUND_FIELDS
-    )
-    return fetchone(
-        f"SELECT a.id, a.balance, (SELECT id FROM {ACCOUNT} WHERE kind = %s), "  # noqa: S608
-        f"(SELECT id FROM {ACCOUNT} WHERE kind = %s), {round_fields} "
-        f"FROM {ACCOUNT} a WHERE a.owner_id = %s{for_update()}",
+def _open(*, player: User) -> _Opening:
+    """Lock the player's account, advance their nonce and message count, and read the
+    rest, in one round trip.
+
+    Only the player's account is locked here: the pot's and the house's keys and the open
+    round are read unlocked (the pot's update checks it is still the pot's round). The
+    counters are read under the player's lock, so they are the latest committed values.
+    """
+    game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
+    rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
+    count, count_params = window_count(player="u.id", round_id="r.id", window="c.pricing_window")
+    row = batch(
         [
-            Account.Kind.POT,
-            Account.Kind.HOUSE,
-            *[Round.Outcome.OPEN] * len(ROUND_FIELDS),
-            player.pk,
-        ],
+            (f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}", [player.pk]),  # noqa: S608
+            (
+                f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
+                "messages_sent = messages_sent + 1 WHERE id = %s",
+                [player.pk],
+            ),
+            (
+                f"SELECT a.id, a.balance, p.id, h.id, u.client_seed, u.nonce - 1, "  # noqa: S608
+                f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
+                f"FROM {User._meta.db_table} u "
+                f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
+                f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
+                "WHERE u.id = %s AND p.kind = %s AND h.kind = %s AND r.outcome = %s AND c.id = %s",
+                [
+                    *count_params,
+                    player.pk,
+                    Account.Kind.POT,
+                    Account.Kind.HOUSE,
+                    Round.Outcome.OPEN,
+                    1,
+                ],
+            ),
+        ]
+    )[0]
+    account_id, balance, pot_id, house_id, client_seed, nonce, ordinal, n, message_id = row[:9]
+    rounds_end = 9 + len(ROUND_FIELDS)
+    return _Opening(
+        config=GameConfig.from_row(row[rounds_end:]),
+        account=instance(Account, ["id", "kind", "balance"], (account_id, "player", balance)),
+        pot=instance(Account, ["id", "kind"], (pot_id, Account.Kind.POT)),
+        house=instance(Account, ["id", "kind"], (house_id, Account.Kind.HOUSE)),
+        pot_round=instance(Round, ROUND_FIELDS, row[9:rounds_end]),
+        client_seed=client_seed,
+        nonce=nonce,
+        ordinal=ordinal,
+        n=n,
+        message_id=message_id,
     )
 
 
-def _advance_counters(*, player: User, config: GameConfig, round_id: int) -> tuple:
-    """Advance the player's nonce and message count; read their client seed and how many
-    of their messages count towards the price. One statement, under the player's account
-    lock: these are the latest committed values."""
-    condition, params = window_condition(config=config, round_id=round_id)
-    return fetchone(
-        f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
-        "messages_sent = messages_sent + 1 WHERE id = %s "
-        "RETURNING client_seed, nonce - 1, messages_sent, "
-        f"(SELECT COUNT(*) FROM {MESSAGE} m WHERE m.player_id = %s{condition})",
-        [player.pk, player.pk, *params],
-    )
-
-
-def _open_round(*, player: User, config: GameConfig) -> tuple[Round, int]:
-    """The open round, read again after another message won the last one, and the
-    player's messages that count towards the price in it."""
-    condition, params = window_condition(config=config, round_column="r.id")
-    row = fetchone(
-        f"SELECT {', '.join('r.' + f for f in ROUND_FIELDS)}, "  # noqa: S608
-        f"(SELECT COUNT(*) FROM {MESSAGE} m WHERE m.player_id = %s{condition}) "
-        f"FROM {Round._meta.db_table} r WHERE r.outcome = %s",
-        [player.pk, *params, Round.Outcome.OPEN],
-    )
-    return instance(Round, ROUND_FIELDS, row[:-1]), row[-1]
-
-
-def _insert_message(**values) -> Message:
+def _insert_message(**values) -> tuple[Message, Statement]:
+    """The message, and the statement that stores it (sent with its transfers)."""
     values["created_at"] = timezone.now()
     params = [values[column] for column in MESSAGE_COLUMNS]
     params[MESSAGE_COLUMNS.index("win_chance")] = decimal(values["win_chance"], 7, 6)
     params[MESSAGE_COLUMNS.index("created_at")] = timestamp(values["created_at"])
-    (pk,) = fetchone(
+    statement = (
         f"INSERT INTO {MESSAGE} ({', '.join(MESSAGE_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({placeholders(len(MESSAGE_COLUMNS))}) RETURNING id",
+        f"VALUES ({placeholders(len(MESSAGE_COLUMNS))})",
         params,
     )
-    return instance(Message, ["id", *MESSAGE_COLUMNS], [pk, *(values[c] for c in MESSAGE_COLUMNS)])
+    return instance(Message, MESSAGE_COLUMNS, [values[c] for c in MESSAGE_COLUMNS]), statement
 
 
-@transaction.atomic(durable=True)
-def _settle(*, player: User, text: str, key: str | None, config: GameConfig) -> SendResult:
+def _settle(*, player: User, text: str, key: str | None) -> tuple[SendResult, GameConfig]:
     """Charge, draw and settle one message, in one transaction.
 
     Locks, in the order every money path follows: the player's account from the start;
     the pot only at the end, for its one update (a win takes the house and the pot earlier,
     to pay out). The round is read unlocked: if another message wins it before this one's
-    pot update, the round's part is rolled back to a savepoint and done again in the next
-    round, with the same nonce; a draw counts only once it commits.
+    pot update, the transaction rolls back and the message is settled again, in the next
+    round; a draw counts only once it commits.
     """
-    row = _lock_player(player=player)
-    account_id, balance, pot_id, house_id = row[:4]
-    pot_round = instance(Round, ROUND_FIELDS, row[4:])
-    client_seed, nonce, ordinal, n = _advance_counters(
-        player=player, config=config, round_id=pot_round.pk
-    )
-    draft = _Draft(
-        player=player,
-        text=text,
-        key=key,
-        config=config,
-        account_id=account_id,
-        balance=balance,
-        pot=instance(Account, ["id", "kind"], (pot_id, Account.Kind.POT)),
-        house=instance(Account, ["id", "kind"], (house_id, Account.Kind.HOUSE)),
-        client_seed=client_seed,
-        nonce=nonce,
-        ordinal=ordinal,
-    )
-    before_round = transaction.savepoint_create()
     for _ in range(SETTLE_ATTEMPTS):
         try:
-            return _settle_in_round(draft, pot_round=pot_round, n=n)
+            with transaction.atomic(durable=True):
+                return _settle_in_round(_open(player=player), player=player, text=text, key=key)
         except PotMovedOn:
-            transaction.savepoint_rollback(before_round)
-            pot_round, n = _open_round(player=player, config=config)
+            continue
     raise PotBusy()
 
 
-def _settle_in_round(draft: _Draft, *, pot_round: Round, n: int) -> SendResult:
-    config, player = draft.config, draft.player
-    account = instance(
-        Account, ["id", "kind", "balance"], (draft.account_id, Account.Kind.PLAYER, draft.balance)
-    )
+def _settle_in_round(
+    opening: _Opening, *, player: User, text: str, key: str | None
+) -> tuple[SendResult, GameConfig]:
+    config, account, pot_round, n = opening.config, opening.account, opening.pot_round, opening.n
+    check_length(text, max_chars=config.max_message_chars)
     price = config.price_for(n)
     if account.balance < price:
-        if draft.key is not None and (
-            replay := _replay(player=player, text=draft.text, key=draft.key)
-        ):
-            return replay
+        if key is not None and (replay := _replay(player=player, text=text, key=key)):
+            return replay, config
         raise InsufficientFunds(price=price, balance=account.balance)
     draw = fairness.draw(
         server_seed=pot_round.server_seed,
-        client_seed=draft.client_seed,
-        nonce=draft.nonce,
+        client_seed=opening.client_seed,
+        nonce=opening.nonce,
         win_chance=config.win_chance,
     )
     rake = price - config.pot_share_of(price)
     locked = {account.pk: account}
-    pot, house = draft.pot, draft.house
+    pot, house = opening.pot, opening.house
     payout = 0
     if draw.won:
         locked.update(lock_accounts(kinds=[Account.Kind.HOUSE, Account.Kind.POT]))
@@ -301,14 +291,12 @@ def _settle_in_round(draft: _Draft, *, pot_round: Round, n: int) -> SendResult:
         if pot.round_id != pot_round.pk:
             raise PotMovedOn()
         payout = pot.balance + price - rake
-    elif rake:
-        # The house is locked before the pot, as everywhere.
-        locked.update(lock_accounts(kinds=[Account.Kind.HOUSE]))
     restarts_pricing = draw.won and config.pricing_window == GameConfig.PricingWindow.ROUND
-    message = _insert_message(
+    message, insert = _insert_message(
+        id=opening.message_id,
         player_id=player.pk,
         round_id=pot_round.pk,
-        body=draft.text,
+        body=text,
         price=price,
         client_seed=draw.client_seed,
         nonce=draw.nonce,
@@ -317,12 +305,12 @@ def _settle_in_round(draft: _Draft, *, pot_round: Round, n: int) -> SendResult:
         won=draw.won,
         payout=payout,
         balance_after=account.balance - price + payout,
-        # A loss learns the pot's new amount from its last statement; it is stored with
-        # the reply, after the commit.
+        # A loss learns the pot's new amount from its update; it is stored with the
+        # reply, after the commit.
         pot_after=config.pot_seed if draw.won else None,
         next_price=config.price_for(0 if restarts_pricing else n + 1),
         reply="",
-        idempotency_key=draft.key or "",
+        idempotency_key=key or "",
     )
     message.round = pot_round
     message.player = player
@@ -358,13 +346,14 @@ def _settle_in_round(draft: _Draft, *, pot_round: Round, n: int) -> SendResult:
                 round=pot_round,
             )
         )
-    transfer(*legs, locked=locked, pot_round=pot_round)
+    # The message, its transfers and the balances go to the database together.
+    transfer(*legs, locked=locked, pot_round=pot_round, first=[insert])
     if draw.won:
         close_round(pot_round=pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
         start_next_round(after=pot_round, config=config, locked=locked)
     else:
         message.pot_after = pot.balance
-    return SendResult(message=message, ordinal=draft.ordinal)
+    return SendResult(message=message, ordinal=opening.ordinal), config
 
 
 def add_reply(result: SendResult, *, config: GameConfig) -> None:

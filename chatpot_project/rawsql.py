@@ -3,6 +3,9 @@
 The send path runs once per message and holds the pot's lock; building its statements
 with the ORM cost more time than running them, so those few are written out here. They
 are plain SQL that PostgreSQL and SQLite both accept.
+
+Statements that need nothing from each other's results go to the database together
+(`batch`): on PostgreSQL, in one round trip.
 """
 
 from collections.abc import Sequence
@@ -10,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
+
+type Statement = tuple[str, Sequence]
 
 
 def placeholders(count: int) -> str:
@@ -47,6 +52,43 @@ def execute(sql: str, params: Sequence = ()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def batch(statements: Sequence[Statement]) -> list[tuple]:
+    """Run the statements in order, in one round trip where the driver allows, and return
+    the rows of the last one, which must return rows.
+
+    PostgreSQL's drivers bind parameters on the client here, so the statements travel as
+    one text and run one after the other, as if sent apart; the first that fails raises,
+    and the ones after it do not run. SQLite runs in-process: they are run one by one.
+    """
+    with connection.cursor() as cursor:
+        if len(statements) > 1 and _sends_many_statements():
+            cursor.execute(
+                ";\n".join(sql for sql, _ in statements),
+                [value for _, params in statements for value in params],
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _sends_many_statements() -> bool:
+    # psycopg 3 with server-side binding takes one statement per execute.
+    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+        "server_side_binding"
+    )
+
+
+def next_key(model) -> str:
+    """An SQL expression that reserves the key the next row of `model` gets, so statements
+    sent together with its insert can refer to it. PostgreSQL takes it from the table's
+    sequence; elsewhere (SQLite, whose writers take turns) it is the largest key plus one."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    if connection.vendor == "postgresql":
+        return f"nextval(pg_get_serial_sequence('{table}', '{column}'))"
+    return f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {table})"  # noqa: S608
 
 
 def instance(model, field_names: Sequence[str], row: Sequence):

@@ -1,8 +1,9 @@
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -86,6 +87,28 @@ class GameConfig(models.Model):
         table = cls._meta.db_table
         found = list(cls.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [1]))  # noqa: S608
         return found[0] if found else cls.objects.get_or_create(pk=1)[0]
+
+    # The fields a message is priced, drawn and answered with (all but updated_at).
+    GAME_FIELDS = [
+        "id",
+        "signup_grant",
+        "price_base",
+        "price_step",
+        "pricing_window",
+        "pot_share_percent",
+        "win_chance",
+        "pot_seed",
+        "daily_claim",
+        "max_message_chars",
+    ]
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> "GameConfig":
+        """The config from the columns named by GAME_FIELDS, read by a hand-written query."""
+        values = dict(zip(cls.GAME_FIELDS, row, strict=True))
+        # SQLite hands back the decimal as a float; the draw needs the exact decimal.
+        values["win_chance"] = cls._meta.get_field("win_chance").to_python(values["win_chance"])
+        return cls.from_db(connection.alias, cls.GAME_FIELDS, list(values.values()))
 
     @property
     def win_percent(self) -> str:

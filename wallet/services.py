@@ -2,7 +2,7 @@
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatpot_project.rawsql import (
+    Statement,
+    batch,
     fetchall,
     for_update,
     instance,
@@ -82,7 +84,10 @@ def lock_accounts(
 
 
 def transfer(
-    *legs: Leg, locked: Mapping[int, Account] | None = None, pot_round=None
+    *legs: Leg,
+    locked: Mapping[int, Account] | None = None,
+    pot_round=None,
+    first: Sequence[Statement] = (),
 ) -> list[Transfer]:
     """Record the legs and apply them to the balances, all or nothing.
 
@@ -92,6 +97,9 @@ def transfer(
     credits while that round is still its round: otherwise `PotMovedOn` is raised and the
     caller's transaction must roll back. Without `locked`, every account is locked here.
     The balances of the accounts in the legs are brought up to date.
+
+    The balance updates and the records go to the database in one round trip, after the
+    statements in `first` (such as the insert of the message the legs pay for).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("transfer() must run inside the caller's transaction.")
@@ -118,8 +126,12 @@ def transfer(
         if change < 0 and account.kind != Account.Kind.HOUSE and account.balance + change < 0:
             raise InsufficientFunds(price=-change, balance=account.balance)
 
+    late_pot = next(
+        (pk for pk, a in accounts.items() if a.kind == Account.Kind.POT and pk not in locked),
+        None,
+    )
+    guarded_pot = late_pot if pot_round is not None else None
     now = timezone.now()
-    stored = timestamp(now)
     rows = [
         (
             leg.source.pk,
@@ -133,59 +145,75 @@ def transfer(
         )
         for leg in legs
     ]
-    ids = fetchall(
-        f"INSERT INTO {TRANSFER} ({', '.join(TRANSFER_COLUMNS)}) VALUES "  # noqa: S608 - no input in the SQL text
-        + ", ".join(f"({placeholders(len(TRANSFER_COLUMNS))})" for _ in rows)
-        + " RETURNING id",
-        [value for row in rows for value in (*row, stored)],
+    recorded = batch(
+        [
+            *first,
+            *_balance_updates(net, locked, late_pot, pot_round),
+            _record(rows, timestamp(now), guarded_pot),
+        ]
     )
-    _apply(net, accounts, locked, pot_round)
+    if guarded_pot is not None and recorded[0][-1] != pot_round.pk:
+        raise PotMovedOn()
+    for _, source, source_balance, destination, destination_balance, _ in recorded:
+        accounts[source].balance = source_balance
+        accounts[destination].balance = destination_balance
+    for pk, account in locked.items():
+        if pk in accounts:
+            account.balance = accounts[pk].balance
     return [
-        instance(Transfer, ["id", *TRANSFER_COLUMNS], (pk, *row, now))
-        for (pk,), row in zip(ids, rows, strict=True)
+        instance(Transfer, ["id", *TRANSFER_COLUMNS], (record[0], *row, now))
+        for record, row in zip(recorded, rows, strict=True)
     ]
 
 
-def _apply(net, accounts, locked, pot_round) -> None:
-    """Move the balances. An unlocked pot is updated last, on its own unless nothing else
-    still needs a lock, and only while `pot_round` is its round."""
+def _balance_updates(net, locked, late_pot, pot_round) -> list[Statement]:
+    """The statements that move the balances. An unlocked pot is updated last, on its own
+    unless nothing else still needs a lock, and only while `pot_round` is its round."""
     changes = {pk: change for pk, change in net.items() if change}
-    if pot_round is not None:  # the round is checked even when the pot's share is nothing
-        changes.update(
-            {
-                pk: 0
-                for pk, a in accounts.items()
-                if a.kind == Account.Kind.POT and pk not in changes
-            }
-        )
-    late_pot = next(
-        (pk for pk in changes if pk not in locked and accounts[pk].kind == Account.Kind.POT), None
-    )
-    if late_pot is not None and any(pk not in locked for pk in changes if pk != late_pot):
+    if pot_round is not None and late_pot is not None:
+        changes.setdefault(late_pot, 0)  # its round is checked even when it gains nothing
+    if late_pot in changes and any(pk not in locked for pk in changes if pk != late_pot):
         batches = [[pk for pk in changes if pk != late_pot], [late_pot]]
     else:
         batches = [list(changes)]
-    for batch in batches:
-        cases = " ".join("WHEN %s THEN %s" for _ in batch)
-        where = f"id IN ({placeholders(len(batch))})"
-        params = [value for pk in batch for value in (pk, changes[pk])] + batch
-        guarded = late_pot in batch and pot_round is not None
-        if guarded:
+    statements = []
+    for pks in filter(None, batches):
+        cases = " ".join("WHEN %s THEN %s" for _ in pks)
+        where = f"id IN ({placeholders(len(pks))})"
+        params = [value for pk in pks for value in (pk, changes[pk])] + pks
+        if late_pot in pks and pot_round is not None:
             where = f"({where}) AND (id <> %s OR round_id = %s)"
             params += [late_pot, pot_round.pk]
-        updated = dict(
-            fetchall(
+        statements.append(
+            (
                 f"UPDATE {ACCOUNT} SET balance = balance + CASE id {cases} ELSE 0 END "  # noqa: S608
-                f"WHERE {where} RETURNING id, balance",
+                f"WHERE {where}",
                 params,
             )
         )
-        if guarded and late_pot not in updated:
-            raise PotMovedOn()
-        for pk, balance in updated.items():
-            accounts[pk].balance = balance
-            if pk in locked:
-                locked[pk].balance = balance
+    return statements
+
+
+def _record(rows, stored_now, guarded_pot) -> Statement:
+    """The insert of the transfers, returning each one's key, the new balances of both its
+    accounts and the round of the guarded pot (read after the updates, in the same
+    transaction: the pot's round is the one its update required, or another if it moved on
+    and the update left it alone)."""
+    values = ", ".join(f"({placeholders(len(TRANSFER_COLUMNS))})" for _ in rows)
+    params = [value for row in rows for value in (*row, stored_now)]
+    from_balance, to_balance = (
+        f"(SELECT balance FROM {ACCOUNT} a WHERE a.id = {column})"  # noqa: S608
+        for column in ("from_account_id", "to_account_id")
+    )
+    pot_round = "NULL"
+    if guarded_pot is not None:
+        pot_round = f"(SELECT round_id FROM {ACCOUNT} a WHERE a.id = %s)"  # noqa: S608
+        params.append(guarded_pot)
+    sql = (
+        f"INSERT INTO {TRANSFER} ({', '.join(TRANSFER_COLUMNS)}) VALUES {values} "  # noqa: S608
+        f"RETURNING id, from_account_id, {from_balance}, to_account_id, {to_balance}, {pot_round}"
+    )
+    return sql, params
 
 
 def open_player_account(*, user: User) -> Account:

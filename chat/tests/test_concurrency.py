@@ -145,7 +145,8 @@ def test_same_idempotency_key_sent_concurrently_charges_once(player, configure):
 
 def test_a_message_caught_by_another_win_settles_in_the_next_round(make_player, configure):
     """Between reading the open round and paying into the pot, another player wins it: the
-    message is settled again in the next round, with the same nonce, and charged once."""
+    message is settled again in the next round, under the config of that moment, with the
+    same nonce, and charged once."""
     if connections["default"].vendor != "postgresql":
         pytest.skip("needs row locks: on SQLite one writer holds the whole database")
     import chat.services
@@ -163,6 +164,7 @@ def test_a_message_caught_by_another_win_settles_in_the_next_round(make_player, 
                 try:
                     configure(win_chance=Decimal(1))
                     send_message(player=bob, body="I win round 1")
+                    configure(win_chance=Decimal("0.000001"))  # alice is priced and drawn afresh
                 finally:
                     connections.close_all()
 
