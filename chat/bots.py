@@ -8,6 +8,7 @@ its words are stored and shown, never read back by the game.
 import hashlib
 import json
 import logging
+import math
 import time
 import urllib.error
 import urllib.request
@@ -118,13 +119,21 @@ class BuiltinBot:
 
     @staticmethod
     def _affordable(context: BotContext) -> int:
-        """How many more messages the balance pays for, as the price keeps climbing."""
-        count, price, left = 0, context.next_price, context.balance
-        while left >= price and count < 1000:
-            left -= price
-            price += context.price_step
-            count += 1
-        return count
+        """How many more messages the balance pays for, as the price keeps climbing: the
+        largest k with k * price + step * k * (k - 1) / 2 <= balance."""
+        price, step, balance = context.next_price, context.price_step, context.balance
+        if balance < price:
+            return 0
+        if step == 0:
+            return balance // price
+        b = 2 * price - step  # the cost of k messages is (step * k * k + b * k) / 2
+        k = (math.isqrt(b * b + 8 * step * balance) - b) // (2 * step)
+        # isqrt rounds down; settle the last step exactly.
+        while step * (k + 1) ** 2 + b * (k + 1) <= 2 * balance:
+            k += 1
+        while step * k * k + b * k > 2 * balance:
+            k -= 1
+        return k
 
 
 class BotUnavailable(Exception):

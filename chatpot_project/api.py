@@ -1,7 +1,6 @@
-"""What every API view shares: the JSON parser, throttles, and errors with a stable `code`."""
+"""What every API view shares: throttles, and errors with a stable `code`."""
 
 import functools
-import json
 import math
 import time
 
@@ -12,7 +11,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -33,18 +31,6 @@ DOMAIN_STATUS = {
 
 # DRF's own codes, renamed where the API promises another.
 CODE_NAMES = {"parse_error": "invalid", "not_found": "not_found", "throttled": "throttled"}
-
-
-class StrictJSONParser(JSONParser):
-    """JSON whose strings can be stored: lone surrogates are refused with a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise exceptions.ParseError("The body holds text that is not valid Unicode.") from None
-        return data
 
 
 def exception_handler(exc, context):
@@ -124,6 +110,16 @@ def _redis() -> "redis.Redis | None":
     return redis.Redis.from_url(url) if url else None
 
 
+@functools.cache
+def _count_script():
+    # INCR, and EXPIRE on the window's first request: one command, atomic in Redis.
+    return _redis().register_script(
+        "local count = redis.call('INCR', KEYS[1]) "
+        "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+        "return count"
+    )
+
+
 def _uses_redis() -> bool:
     return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
 
@@ -131,14 +127,12 @@ def _uses_redis() -> bool:
 def count_request(key: str, *, timeout: int) -> int:
     """Count one more request under `key`, atomically, in the shared cache.
 
-    With Redis: INCR and a first-time EXPIRE in one round trip. Otherwise the cache's own
-    add and incr (the local-memory cache is one process's, and atomic within it).
+    With Redis: one script that increments the count and starts the window's expiry,
+    in one round trip. Otherwise the cache's own add and incr (the local-memory cache is
+    one process's, and atomic within it).
     """
-    if _uses_redis() and (client := _redis()) is not None:
-        full_key = cache.make_and_validate_key(key)
-        with client.pipeline(transaction=True) as pipeline:
-            count, _ = pipeline.incr(full_key).expire(full_key, timeout, nx=True).execute()
-        return count
+    if _uses_redis() and _redis() is not None:
+        return _count_script()(keys=[cache.make_and_validate_key(key)], args=[timeout])
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)

@@ -3,6 +3,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chat.bots import BotContext, BuiltinBot, clean_reply, detect_intent
 from chat.services import send_message
@@ -148,3 +150,16 @@ def test_sent_messages_get_the_keepers_reply_with_live_figures(player, configure
     configure(win_chance=Decimal(1))
     won = send_message(player=player, body="hello")
     assert str(won.payout) in won.message.reply
+
+
+@given(
+    next_price=st.integers(1, 10_000),
+    step=st.integers(0, 1_000),
+    balance=st.integers(0, 10**12),
+)
+def test_the_messages_a_balance_pays_for_follow_the_rising_price(next_price, step, balance):
+    context = replace(CONTEXT, next_price=next_price, price_step=step, balance=balance)
+    count = BuiltinBot._affordable(context)
+    spent = count * next_price + step * count * (count - 1) // 2
+    assert spent <= balance  # these many are paid for
+    assert spent + next_price + step * count > balance  # and not one more
