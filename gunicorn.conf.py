@@ -1,5 +1,6 @@
 """gunicorn settings for ChatPot; every value can be overridden from the environment."""
 
+import gc
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
@@ -14,3 +15,9 @@ keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    # The app is loaded: the garbage collector need not scan its long-lived objects again
+    # on every collection.
+    gc.freeze()

@@ -4,6 +4,8 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from . import rawsql
+
 
 class PlayerTokenAuthentication(JWTAuthentication):
     """simplejwt's bearer tokens, with the player read by one plain query: it runs for
@@ -14,14 +16,12 @@ class PlayerTokenAuthentication(JWTAuthentication):
             user_id = int(validated_token[jwt_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise InvalidToken("Token contained no recognizable user identification") from None
-        User = get_user_model()
-        table = User._meta.db_table
-        found = list(User.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [user_id]))  # noqa: S608
-        if not found:
+        user = rawsql.get(get_user_model(), user_id)
+        if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
-        if not found[0].is_active:
+        if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        return found[0]
+        return user
 
 
 class PlayerTokenScheme(SimpleJWTScheme):

@@ -8,11 +8,12 @@ Statements that need nothing from each other's results go to the database togeth
 (`batch`): on PostgreSQL, in one round trip.
 """
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, connections
 
 type Statement = tuple[str, Sequence]
 
@@ -97,3 +98,33 @@ def instance(model, field_names: Sequence[str], row: Sequence):
     values = dict(zip(field_names, row, strict=True))
     ordered = [f.attname for f in model._meta.concrete_fields if f.attname in values]
     return model.from_db(connection.alias, ordered, [values[name] for name in ordered])
+
+
+def get(model, pk):
+    """The row of `model` with this key, every field read and converted as the ORM would,
+    or None: for the lookups made on every request."""
+    columns, converters = _reading(model, connection.alias)
+    row = fetchone(
+        f"SELECT {columns} FROM {model._meta.db_table} WHERE {model._meta.pk.column} = %s",  # noqa: S608
+        [pk],
+    )
+    if row is None:
+        return None
+    values = list(row)
+    for index, column, functions in converters:
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, None, values)
+
+
+@functools.cache
+def _reading(model, alias: str) -> tuple[str, list]:
+    database = connections[alias]
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        functions = database.ops.get_db_converters(column) + column.get_db_converters(database)
+        if functions:
+            converters.append((index, column, functions))
+    return ", ".join(field.column for field in fields), converters
