@@ -1,10 +1,17 @@
+import io
+
+from django.http import HttpRequest
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.generics import ListAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chatpot_project.api import SendThrottle, error_responses
+from chatpot_project.api import SendThrottle, error_responses, exception_handler
+from chatpot_project.authentication import PlayerTokenAuthentication
+from chatpot_project.parsers import StrictJSONParser
 
 from .selectors import conversation
 from .serializers import MessageSerializer, SendSerializer, SentSerializer
@@ -47,19 +54,69 @@ class MessagesView(ListAPIView):
         tags=["chat"],
     )
     def post(self, request: Request) -> Response:
-        form = SendSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        result = send_message(
-            player=request.user,
-            body=form.validated_data["body"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
-        )
-        # The shape of SentSerializer, built directly: this is the busiest response there is.
-        body = {
-            "message": MessageSerializer(result.message).data,
-            "balance": result.balance,
-            "next_price": result.next_price,
-            "pot": {"round": result.round_number, "amount": result.pot},
-        }
-        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+        return sent(request.user, request.data, request.headers)
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs):
+        """Sending is the busiest request there is. A well-formed one (a bearer token that
+        authenticates, a JSON body, JSON accepted) is answered here, without DRF's request
+        machinery: the same authentication, throttle, parser, validation and errors, in the
+        same order. Anything else goes through DRF, which answers it as for every view."""
+        if request.method == "POST" and _plain_json(request):
+            try:
+                found = PlayerTokenAuthentication().authenticate(request)
+            except exceptions.APIException:
+                found = None  # DRF answers it, with its WWW-Authenticate header
+            if found is not None:
+                return self._send(request, user=found[0])
+        return super().dispatch(request, *args, **kwargs)
+
+    def _send(self, request: HttpRequest, *, user) -> Response:
+        request.user = user
+        try:
+            throttle = SendThrottle()
+            if not throttle.allow_request(request, self):
+                raise exceptions.Throttled(throttle.wait())
+            data = StrictJSONParser().parse(io.BytesIO(request.body)) if request.body else {}
+            response = sent(user, data, request.headers)
+        except Exception as error:
+            response = exception_handler(error, {"view": self, "request": request})
+            if response is None:
+                raise
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = JSONRenderer.media_type
+        response.renderer_context = {}
+        response["Allow"] = ", ".join(self.allowed_methods)
+        patch_vary_headers(response, ["Accept"])
+        return response
+
+
+def _plain_json(request: HttpRequest) -> bool:
+    """A JSON body in UTF-8, an answer in JSON accepted, and no format override."""
+    charset = request.content_params.get("charset", "utf-8").lower()
+    accept = request.headers.get("Accept", "*/*")
+    return (
+        request.content_type == "application/json"
+        and charset == "utf-8"
+        and accept in {"*/*", "application/json", ""}
+        and not request.GET
+    )
+
+
+def sent(user, data, headers) -> Response:
+    """Validate and send the message; the answer both ways of reaching `post` share."""
+    form = SendSerializer(data=data)
+    form.is_valid(raise_exception=True)
+    result = send_message(
+        player=user,
+        body=form.validated_data["body"],
+        idempotency_key=headers.get("Idempotency-Key"),
+    )
+    # The shape of SentSerializer, built directly: this is the busiest response there is.
+    body = {
+        "message": MessageSerializer(result.message).data,
+        "balance": result.balance,
+        "next_price": result.next_price,
+        "pot": {"round": result.round_number, "amount": result.pot},
+    }
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return Response(body, status=status.HTTP_201_CREATED, headers=headers)

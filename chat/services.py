@@ -11,7 +11,6 @@ from chatpot_project.rawsql import (
     Statement,
     batch,
     decimal,
-    execute,
     for_update,
     instance,
     next_key,
@@ -387,8 +386,12 @@ def add_reply(result: SendResult, *, config: GameConfig) -> None:
     except Exception:
         logger.exception("The chatbot failed on message %s; using the built-in reply", message.pk)
         reply = BuiltinBot().reply(context)
-    execute(
-        f"UPDATE {MESSAGE} SET reply = %s, pot_after = %s WHERE id = %s",  # noqa: S608
-        [reply, message.pot_after, message.pk],
+    batch(
+        [
+            (
+                f"UPDATE {MESSAGE} SET reply = %s, pot_after = %s WHERE id = %s RETURNING id",  # noqa: S608
+                [reply, message.pot_after, message.pk],
+            )
+        ]
     )
     message.reply = reply

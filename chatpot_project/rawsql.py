@@ -9,6 +9,9 @@ Statements that need nothing from each other's results go to the database togeth
 """
 
 import functools
+import hashlib
+import re
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -61,10 +64,12 @@ def batch(statements: Sequence[Statement]) -> list[tuple]:
 
     PostgreSQL's drivers bind parameters on the client here, so the statements travel as
     one text and run one after the other, as if sent apart; the first that fails raises,
-    and the ones after it do not run. SQLite runs in-process: they are run one by one.
+    and the ones after it do not run. Each is planned once per connection (`PREPARE`),
+    then only executed. SQLite runs in-process: they are run one by one.
     """
     with connection.cursor() as cursor:
-        if len(statements) > 1 and _sends_many_statements():
+        if _sends_many_statements():
+            statements = [_prepared(cursor, statement) for statement in statements]
             cursor.execute(
                 ";\n".join(sql for sql, _ in statements),
                 [value for _, params in statements for value in params],
@@ -80,6 +85,29 @@ def _sends_many_statements() -> bool:
     return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
         "server_side_binding"
     )
+
+
+# The statements prepared on each open PostgreSQL connection, by name. A prepared
+# statement lives as long as its connection; transactions that roll back keep it.
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prepared(cursor, statement: Statement) -> Statement:
+    """`EXECUTE` of the statement, prepared on this connection first if it is new to it.
+
+    The statement is named after its text, so any text works; the hot path has a handful.
+    Preparing is its own round trip, so a failure is never mistaken for a prepared name.
+    """
+    sql, params = statement
+    name = "chatpot_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    names = _prepared_on.setdefault(connection.connection, set())
+    if name not in names:
+        numbered = iter(range(1, len(params) + 1))
+        text = re.sub(r"%[s%]", lambda m: f"${next(numbered)}" if m[0] == "%s" else "%", sql)
+        cursor.execute(f"PREPARE {name} AS {text}")
+        names.add(name)
+    arguments = f"({placeholders(len(params))})" if params else ""
+    return f"EXECUTE {name}{arguments}", params
 
 
 def next_key(model) -> str:
@@ -104,10 +132,9 @@ def get(model, pk):
     """The row of `model` with this key, every field read and converted as the ORM would,
     or None: for the lookups made on every request."""
     columns, converters = _reading(model, connection.alias)
-    row = fetchone(
-        f"SELECT {columns} FROM {model._meta.db_table} WHERE {model._meta.pk.column} = %s",  # noqa: S608
-        [pk],
-    )
+    table, key = model._meta.db_table, model._meta.pk.column
+    rows = batch([(f"SELECT {columns} FROM {table} WHERE {key} = %s", [pk])])  # noqa: S608
+    row = rows[0] if rows else None
     if row is None:
         return None
     values = list(row)

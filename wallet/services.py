@@ -178,7 +178,8 @@ def _balance_updates(net, locked, late_pot, pot_round) -> list[Statement]:
         batches = [list(changes)]
     statements = []
     for pks in filter(None, batches):
-        cases = " ".join("WHEN %s THEN %s" for _ in pks)
+        # Typed, so that a statement planned once takes any amount.
+        cases = " ".join("WHEN %s THEN CAST(%s AS BIGINT)" for _ in pks)
         where = f"id IN ({placeholders(len(pks))})"
         params = [value for pk in pks for value in (pk, changes[pk])] + pks
         if late_pot in pks and pot_round is not None:

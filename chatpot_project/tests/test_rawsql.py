@@ -1,10 +1,12 @@
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from chatpot_project import rawsql
 from pot.models import GameConfig
+
+CONFIG = GameConfig._meta.db_table
 
 
 @pytest.mark.django_db
@@ -17,29 +19,35 @@ def test_a_row_read_by_hand_equals_the_orms(player):
     assert rawsql.get(User, 0) is None
 
 
+def change_step(step: int) -> list[tuple]:
+    return rawsql.batch(
+        [
+            (f"UPDATE {CONFIG} SET price_step = %s WHERE id = 1", [step]),  # noqa: S608
+            (f"SELECT price_step, price_step + %s FROM {CONFIG} WHERE id = 1", [1]),  # noqa: S608
+        ]
+    )
+
+
 @pytest.mark.django_db
 def test_statements_sent_together_run_in_order_and_answer_with_the_last():
     with transaction.atomic():
-        rows = rawsql.batch(
-            [
-                (f"UPDATE {GameConfig._meta.db_table} SET price_step = %s WHERE id = 1", [7]),
-                (f"SELECT price_step, %s FROM {GameConfig._meta.db_table} WHERE id = 1", ["x"]),
-            ]
-        )
-    assert rows == [(7, "x")]
-    assert GameConfig.load().price_step == 7
+        assert change_step(7) == [(7, 8)]
+        assert change_step(8) == [(8, 9)]  # the same statements again, already planned
+    assert GameConfig.load().price_step == 8
 
 
 @pytest.mark.django_db
 def test_a_failing_statement_raises_and_its_transaction_keeps_nothing():
     before = GameConfig.load()
-    with pytest.raises(Exception), transaction.atomic():  # noqa: B017 - each backend's own error
+    with pytest.raises(DatabaseError), transaction.atomic():
         rawsql.batch(
             [
-                (f"UPDATE {GameConfig._meta.db_table} SET price_step = 9 WHERE id = 1", []),
+                (f"UPDATE {CONFIG} SET price_step = %s WHERE id = 1", [9]),  # noqa: S608
                 ("SELECT * FROM no_such_table", []),
-                (f"UPDATE {GameConfig._meta.db_table} SET price_base = 9 WHERE id = 1", []),
+                (f"UPDATE {CONFIG} SET price_base = %s WHERE id = 1", [9]),  # noqa: S608
             ]
         )
     after = GameConfig.load()
     assert (after.price_step, after.price_base) == (before.price_step, before.price_base)
+    with transaction.atomic():  # what was planned in the failed transaction still runs
+        assert change_step(11) == [(11, 12)]
