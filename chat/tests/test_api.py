@@ -187,3 +187,55 @@ def test_a_pot_too_busy_to_settle_answers_503_and_keeps_nothing(api_as, player, 
     assert not Message.objects.exists()
     player.refresh_from_db()
     assert player.nonce == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b'{"body": "hello"}', 201),
+        (b'{"body": "   "}', 400),
+        (b'{"body": 7}', 400),
+        (b'{"body": "x', 400),
+        (b"[]", 400),
+        (b"", 400),
+        (b'{"body": "\\ud800"}', 400),
+        (b'{"body": "' + b"x" * 501 + b'"}', 400),
+    ],
+)
+def test_a_send_is_answered_alike_with_or_without_the_short_path(api_as, make_player, raw, status):
+    """A well-formed JSON send skips DRF's request machinery; a query string sends the
+    same request through DRF. Both must give the same answer."""
+    answers = []
+    for path in ("/api/v1/messages", "/api/v1/messages?via=drf"):
+        response = api_as(make_player()).generic(
+            "POST", path, raw, content_type="application/json"
+        )
+        body = response.json()
+        if status == 201:
+            body["message"].pop("id")
+            body["message"].pop("created_at")
+            body["message"]["draw"].pop("client_seed")
+            body["message"]["draw"].pop("roll")
+            body["message"].pop("reply")
+            body["pot"].pop("amount")  # the second send finds the first one's credits
+        answers.append((response.status_code, body, response["Content-Type"], response["Allow"]))
+    assert answers[0][0] == status
+    assert answers[0] == answers[1]
+
+
+def test_a_throttled_send_answers_alike_with_or_without_the_short_path(api_as, player, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "send": "1/min",
+        },
+    }
+    client = api_as(player)
+    assert send(client).status_code == 201
+    short = client.post("/api/v1/messages", {"body": "again"}, format="json")
+    through_drf = client.post("/api/v1/messages?via=drf", {"body": "again"}, format="json")
+    assert short.status_code == through_drf.status_code == 429
+    assert short.json()["code"] == through_drf.json()["code"] == "throttled"
+    assert 0 < int(short["Retry-After"]) <= 60
+    assert 0 < int(through_drf["Retry-After"]) <= 60
