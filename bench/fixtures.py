@@ -1,6 +1,6 @@
 """Data for the benchmark, run inside the benchmark's Django settings.
 
-python -m bench.fixtures players N TOKENS_FILE   players with ample credits, one token each
+python -m bench.fixtures players N TOKENS_FILE [PREFIX]   players with ample credits, a token each
 python -m bench.fixtures reader USERNAME PASSWORD MESSAGES   a player to time pages with
 python -m bench.fixtures history PLAYERS MESSAGES HEAVY_USERNAME HEAVY_MESSAGES
 """
@@ -10,7 +10,7 @@ import sys
 import django
 
 
-def players(count: int, tokens_file: str) -> None:
+def players(count: int, tokens_file: str, prefix: str = "bench") -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User
@@ -21,7 +21,7 @@ def players(count: int, tokens_file: str) -> None:
         operator = User.objects.create_superuser("bench-operator", "", "bench-password-0")
     tokens = []
     for index in range(count):
-        player = User.objects.create_user(f"bench{index}", password="bench-password-0")
+        player = User.objects.create_user(f"{prefix}{index}", password="bench-password-0")
         grant_credits(player=player, amount=10**12, actor=operator, memo="benchmark credits")
         tokens.append(str(RefreshToken.for_user(player).access_token))
     with open(tokens_file, "w") as handle:
@@ -182,8 +182,8 @@ def history(players: int, messages: int, heavy: str, heavy_messages: int) -> Non
 def main(argv: list[str]) -> None:
     django.setup()
     match argv:
-        case ["players", count, tokens_file]:
-            players(int(count), tokens_file)
+        case ["players", count, tokens_file, *prefix]:
+            players(int(count), tokens_file, *prefix)
         case ["reader", username, password, messages]:
             reader(username, password, int(messages))
         case ["history", count, messages, heavy, heavy_messages]:

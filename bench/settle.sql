@@ -1,30 +1,39 @@
 -- pgbench: the settlement transaction of one losing message, statement for statement as
--- the app sends it (see chat/services.py), for random players of the benchmark.
+-- the app sends it (see chat/services.py and wallet/services.py), for random players of
+-- the benchmark. Run with -M prepared: the app plans these statements once per connection.
 \set player random(:first_player, :last_player)
 BEGIN;
-SELECT a.id, a.balance, (SELECT id FROM wallet_account WHERE kind = 'pot'),
-       (SELECT id FROM wallet_account WHERE kind = 'house'),
-       (SELECT id FROM pot_round WHERE outcome = 'open'),
-       (SELECT server_seed FROM pot_round WHERE outcome = 'open')
-  FROM wallet_account a WHERE a.owner_id = :player FOR UPDATE;
-UPDATE accounts_user SET nonce = nonce + 1, messages_sent = messages_sent + 1 WHERE id = :player
-  RETURNING client_seed, nonce - 1, messages_sent,
-    (SELECT COUNT(*) FROM chat_message m WHERE m.player_id = :player
-       AND m.round_id = (SELECT id FROM pot_round WHERE outcome = 'open'));
-SAVEPOINT settle;
-INSERT INTO chat_message (player_id, round_id, body, price, client_seed, nonce, roll, win_chance,
-                          won, payout, balance_after, pot_after, next_price, reply,
+SELECT id FROM wallet_account WHERE owner_id = :player FOR UPDATE;
+UPDATE accounts_user SET nonce = nonce + 1, messages_sent = messages_sent + 1 WHERE id = :player;
+SELECT a.id AS account, a.balance, p.id AS pot, h.id AS house, u.client_seed,
+       u.nonce - 1 AS nonce, u.messages_sent,
+       CASE c.pricing_window
+         WHEN 'round' THEN (SELECT COUNT(*) FROM chat_message m
+                             WHERE m.player_id = u.id AND m.round_id = r.id)
+         WHEN 'day' THEN (SELECT COUNT(*) FROM chat_message m
+                           WHERE m.player_id = u.id AND m.created_at >= current_date)
+         ELSE (SELECT COUNT(*) FROM chat_message m WHERE m.player_id = u.id) END AS n,
+       nextval(pg_get_serial_sequence('chat_message', 'id')) AS message,
+       r.id AS round, r.number, r.outcome, r.server_seed_hash, r.server_seed,
+       c.id AS config, c.signup_grant, c.price_base, c.price_step, c.pricing_window,
+       c.pot_share_percent, c.win_chance, c.pot_seed, c.daily_claim, c.max_message_chars
+  FROM accounts_user u JOIN wallet_account a ON a.owner_id = u.id, wallet_account p,
+       wallet_account h, pot_round r, pot_gameconfig c
+ WHERE u.id = :player AND p.kind = 'pot' AND h.kind = 'house' AND r.outcome = 'open'
+   AND c.id = 1 \gset
+INSERT INTO chat_message (id, player_id, round_id, body, price, client_seed, nonce, roll,
+                          win_chance, won, payout, balance_after, pot_after, next_price, reply,
                           idempotency_key, created_at)
-  SELECT :player, id, 'pgbench', 5, 'pgbench', 0, 0.5, 0.1, false, 0, 0, NULL, 10, '', '', now()
-  FROM pot_round WHERE outcome = 'open';
+  VALUES (:message, :player, :round, 'what are the odds?', 5, :client_seed, :nonce, 0.5, 0.1,
+          false, 0, CAST(:balance AS BIGINT) - 5, NULL, 10, '', '', now());
+UPDATE wallet_account SET balance = balance + CASE id WHEN :account THEN CAST(-5 AS BIGINT)
+                                                      WHEN :pot THEN CAST(5 AS BIGINT) END
+  WHERE (id IN (:account, :pot)) AND (id <> :pot OR round_id = :round);
 INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
                              actor_id, memo, created_at)
-  SELECT a.id, (SELECT id FROM wallet_account WHERE kind = 'pot'), 5, 'message_fee',
-         currval('chat_message_id_seq'), (SELECT id FROM pot_round WHERE outcome = 'open'),
-         NULL, '', now()
-  FROM wallet_account a WHERE a.owner_id = :player;
-UPDATE wallet_account SET balance = balance + CASE kind WHEN 'pot' THEN 5 ELSE -5 END
-  WHERE owner_id = :player
-     OR (kind = 'pot' AND round_id = (SELECT id FROM pot_round WHERE outcome = 'open'))
-  RETURNING id, balance;
+  VALUES (:account, :pot, 5, 'message_fee', :message, :round, NULL, '', now())
+  RETURNING id, from_account_id,
+    (SELECT balance FROM wallet_account a WHERE a.id = from_account_id), to_account_id,
+    (SELECT balance FROM wallet_account a WHERE a.id = to_account_id),
+    (SELECT round_id FROM wallet_account a WHERE a.id = :pot);
 COMMIT;
