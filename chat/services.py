@@ -19,7 +19,7 @@ from chatpot_project.rawsql import (
 )
 from pot import fairness
 from pot.models import GameConfig, Round
-from pot.selectors import open_round, pot_status
+from pot.selectors import pot_status
 from pot.services import close_round, start_next_round
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
@@ -42,6 +42,7 @@ class SendResult:
     message: Message
     replayed: bool = False
     ordinal: int | None = None  # the player's message number; None for a replay
+    next_round: Round | None = None  # the round a win opened
 
     @property
     def price(self) -> int:
@@ -349,9 +350,9 @@ def _settle_in_round(
     transfer(*legs, locked=locked, pot_round=pot_round, first=[insert])
     if draw.won:
         close_round(pot_round=pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
-        start_next_round(after=pot_round, config=config, locked=locked)
-    else:
-        message.pot_after = pot.balance
+        next_round = start_next_round(after=pot_round, config=config, locked=locked)
+        return SendResult(message=message, ordinal=opening.ordinal, next_round=next_round), config
+    message.pot_after = pot.balance
     return SendResult(message=message, ordinal=opening.ordinal), config
 
 
@@ -376,9 +377,7 @@ def add_reply(result: SendResult, *, config: GameConfig) -> None:
         price_step=config.price_step,
         pot_share_percent=config.pot_share_percent,
         daily_claim=config.daily_claim,
-        server_seed_hash=(
-            open_round().server_seed_hash if message.won else message.round.server_seed_hash
-        ),
+        server_seed_hash=(result.next_round or message.round).server_seed_hash,
         history=recent_exchanges(player=message.player, before=message, limit=bot.history_turns),
     )
     try:

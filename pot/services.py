@@ -5,6 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from chat.models import Message
+from chatpot_project.rawsql import batch, instance, placeholders, timestamp
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, by_kind, lock_accounts, transfer
@@ -27,6 +29,10 @@ def new_round(*, number: int) -> Round:
     )
 
 
+ROUND = Round._meta.db_table
+CLOSING_FIELDS = ["outcome", "closed_at", "winner_id", "payout", "reset_by_id", "reset_reason"]
+
+
 def close_round(
     *,
     pot_round: Round,
@@ -43,16 +49,17 @@ def close_round(
     pot_round.payout = payout
     pot_round.reset_by = reset_by
     pot_round.reset_reason = reset_reason
-    pot_round.message_count = pot_round.messages.count()
-    pot_round.save(
-        update_fields=[
-            "outcome",
-            "closed_at",
-            "winner",
-            "payout",
-            "reset_by",
-            "reset_reason",
-            "message_count",
+    values = [getattr(pot_round, field) for field in CLOSING_FIELDS]
+    values[CLOSING_FIELDS.index("closed_at")] = timestamp(pot_round.closed_at)
+    assignments = ", ".join(f"{field} = %s" for field in CLOSING_FIELDS)
+    [(pot_round.message_count,)] = batch(
+        [
+            (
+                f"UPDATE {ROUND} SET {assignments}, message_count = "  # noqa: S608
+                f"(SELECT COUNT(*) FROM {Message._meta.db_table} WHERE round_id = %s) "
+                "WHERE id = %s RETURNING message_count",
+                [*values, pot_round.pk, pot_round.pk],
+            )
         ]
     )
 
@@ -62,10 +69,41 @@ def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, A
 
     `locked` must hold the house and the pot.
     """
-    next_round = new_round(number=after.number + 1)
+    server_seed = fairness.new_server_seed()
+    opened = {
+        "number": after.number + 1,
+        "opened_at": timezone.now(),
+        "outcome": Round.Outcome.OPEN,
+        "payout": 0,
+        "message_count": 0,
+        "reset_reason": "",
+        "server_seed_hash": fairness.hash_server_seed(server_seed),
+        "server_seed": server_seed,
+    }
     kinds = by_kind(locked)
     pot = kinds[Account.Kind.POT]
-    Account.objects.filter(pk=pot.pk).update(round=next_round)
+    # The round and the pot's pointer to it, in one round trip.
+    columns = list(opened)
+    values = [timestamp(v) if c == "opened_at" else v for c, v in opened.items()]
+    [(round_id,)] = batch(
+        [
+            (
+                f"INSERT INTO {ROUND} ({', '.join(columns)}) "  # noqa: S608
+                f"VALUES ({placeholders(len(columns))})",
+                values,
+            ),
+            (
+                f"UPDATE {Account._meta.db_table} SET round_id = "  # noqa: S608
+                f"(SELECT id FROM {ROUND} WHERE number = %s) WHERE id = %s RETURNING round_id",
+                [opened["number"], pot.pk],
+            ),
+        ]
+    )
+    next_round = instance(
+        Round,
+        ["id", *columns, "closed_at", "winner_id", "reset_by_id"],
+        [round_id, *opened.values(), None, None, None],
+    )
     pot.round_id = next_round.pk
     if config.pot_seed:
         transfer(
