@@ -557,6 +557,9 @@ def main() -> None:
     manage(settings, "collectstatic", "--no-input", STATIC_ROOT=str(static))
     fixtures(settings, "players", str(PLAYERS), str(tokens))
     fixtures(settings, "reader", *READER, "50")
+    # Statistics for the planner, as autovacuum keeps them on a live database: statements
+    # are planned once per connection, and a plan made without them can scan whole tables.
+    psql(settings, "VACUUM ANALYZE", DB_NAME)
 
     with serving(settings, STATIC_ROOT=str(static)) as server:
         log(

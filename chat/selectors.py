@@ -19,16 +19,11 @@ def start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-def window_condition(
-    *, config: GameConfig, round_id: int | None = None, round_column: str = ""
-) -> tuple[str, list]:
+def window_condition(*, config: GameConfig, round_id: int) -> tuple[str, list]:
     """The SQL condition (on messages aliased `m`) for the messages that count towards a
-    player's next price: the n of DESIGN section 3. The open round is given by its key,
-    or by `round_column`, a column of the enclosing statement."""
+    player's next price: the n of DESIGN section 3, in the open round `round_id`."""
     match config.pricing_window:
         case GameConfig.PricingWindow.ROUND:
-            if round_column:
-                return f" AND m.round_id = {round_column}", []
             return " AND m.round_id = %s", [round_id]
         case GameConfig.PricingWindow.DAY:
             return " AND m.created_at >= %s", [timestamp(start_of_today())]
