@@ -283,7 +283,6 @@ def profile(server: Gunicorn, settings: Settings, tokens: Path, output: Path) ->
             "--output",
             str(output),
             "--nonblocking",
-            *(["--format", "raw"] if output.suffix == ".txt" else []),
         ],
         capture_output=True,
         check=False,
@@ -575,7 +574,7 @@ def main() -> None:
             f"wallet {pages['/wallet/']['median_ms']:.1f} ms (medians)"
         )
         if settings.profile:
-            profile(server, settings, tokens, results_dir / f"profile-{stamp}.txt")
+            profile(server, settings, tokens, results_dir / f"profile-{stamp}.svg")
 
     log("Ceiling: the same settlement transaction through pgbench, 32 connections")
     ceiling = pgbench_ceiling(settings, 32)
