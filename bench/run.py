@@ -556,11 +556,6 @@ def main() -> None:
     manage(settings, "collectstatic", "--no-input", STATIC_ROOT=str(static))
     fixtures(settings, "players", str(PLAYERS), str(tokens))
     fixtures(settings, "reader", *READER, "50")
-    # Statistics for the planner, as autovacuum keeps them on a live database: statements
-    # are planned once per connection, and a plan made without them can scan whole tables.
-    # Then a checkpoint, as before the growth run, so both start with the same WAL state.
-    psql(settings, "VACUUM ANALYZE", DB_NAME)
-    psql(settings, "CHECKPOINT", DB_NAME)
 
     with serving(settings, STATIC_ROOT=str(static)) as server:
         log(
