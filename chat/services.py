@@ -221,7 +221,9 @@ def _open(*, player: User) -> _Opening:
     rounds_end = 9 + len(ROUND_FIELDS)
     return _Opening(
         config=GameConfig.from_row(row[rounds_end:]),
-        account=instance(Account, ["id", "kind", "balance"], (account_id, "player", balance)),
+        account=instance(
+            Account, ["id", "kind", "balance"], (account_id, Account.Kind.PLAYER, balance)
+        ),
         pot=instance(Account, ["id", "kind"], (pot_id, Account.Kind.POT)),
         house=instance(Account, ["id", "kind"], (house_id, Account.Kind.HOUSE)),
         pot_round=instance(Round, ROUND_FIELDS, row[9:rounds_end]),
