@@ -52,12 +52,6 @@ def fetchone(sql: str, params: Sequence = ()) -> tuple | None:
         return cursor.fetchone()
 
 
-def execute(sql: str, params: Sequence = ()) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
 def batch(statements: Sequence[Statement]) -> list[tuple]:
     """Run the statements in order, in one round trip where the driver allows, and return
     the rows of the last one, which must return rows.

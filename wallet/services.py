@@ -154,12 +154,10 @@ def transfer(
     )
     if guarded_pot is not None and recorded[0][-1] != pot_round.pk:
         raise PotMovedOn()
+    # `accounts` holds the caller's locked instances themselves: they are brought up to date.
     for _, source, source_balance, destination, destination_balance, _ in recorded:
         accounts[source].balance = source_balance
         accounts[destination].balance = destination_balance
-    for pk, account in locked.items():
-        if pk in accounts:
-            account.balance = accounts[pk].balance
     return [
         instance(Transfer, ["id", *TRANSFER_COLUMNS], (record[0], *row, now))
         for record, row in zip(recorded, rows, strict=True)
