@@ -1,7 +1,6 @@
 import io
 
 from django.http import HttpRequest
-from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import ListAPIView
@@ -82,12 +81,12 @@ class MessagesView(ListAPIView):
             response = exception_handler(error, {"view": self, "request": request})
             if response is None:
                 raise
-        response.accepted_renderer = JSONRenderer()
-        response.accepted_media_type = JSONRenderer.media_type
-        response.renderer_context = {}
-        response["Allow"] = ", ".join(self.allowed_methods)
-        patch_vary_headers(response, ["Accept"])
-        return response
+        # What DRF's dispatch would have negotiated (`_plain_json` accepts JSON only), then
+        # its own finishing: renderer, Allow and Vary headers.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+        self.headers = self.default_response_headers
+        return self.finalize_response(request, response)
 
 
 def _plain_json(request: HttpRequest) -> bool:
