@@ -125,27 +125,30 @@ def instance(model, field_names: Sequence[str], row: Sequence):
 def get(model, pk):
     """The row of `model` with this key, every field read and converted as the ORM would,
     or None: for the lookups made on every request."""
-    columns, converters = _reading(model, connection.alias)
+    fields = model._meta.concrete_fields
+    columns = ", ".join(field.column for field in fields)
     table, key = model._meta.db_table, model._meta.pk.column
     rows = batch([(f"SELECT {columns} FROM {table} WHERE {key} = %s", [pk])])  # noqa: S608
-    row = rows[0] if rows else None
-    if row is None:
-        return None
+    return converted(model, [field.attname for field in fields], rows[0]) if rows else None
+
+
+def converted(model, field_names: Sequence[str], row: Sequence):
+    """Like `instance`, for a row as the database driver returned it: each value is first
+    converted as the ORM would (SQLite's decimals and datetimes, for instance)."""
     values = list(row)
-    for index, column, functions in converters:
+    for index, column, functions in _converters(model, tuple(field_names), connection.alias):
         for convert in functions:
             values[index] = convert(values[index], column, connection)
-    return model.from_db(connection.alias, None, values)
+    return instance(model, field_names, values)
 
 
 @functools.cache
-def _reading(model, alias: str) -> tuple[str, list]:
+def _converters(model, field_names: tuple[str, ...], alias: str) -> list[tuple]:
     database = connections[alias]
-    fields = model._meta.concrete_fields
     converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(model._meta.db_table)
+    for index, name in enumerate(field_names):
+        column = model._meta.get_field(name).get_col(model._meta.db_table)
         functions = database.ops.get_db_converters(column) + column.get_db_converters(database)
         if functions:
             converters.append((index, column, functions))
-    return ", ".join(field.column for field in fields), converters
+    return converters

@@ -3,9 +3,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from chatpot_project import rawsql
 
 from .fairness import as_percent
 
@@ -82,11 +84,9 @@ class GameConfig(models.Model):
 
     @classmethod
     def load(cls) -> "GameConfig":
-        # Read for every message: a raw query skips the ORM's query building (its converters
-        # still apply); the row is made by the first migration.
-        table = cls._meta.db_table
-        found = list(cls.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [1]))  # noqa: S608
-        return found[0] if found else cls.objects.get_or_create(pk=1)[0]
+        # Read for every page and message: one plain statement, the ORM's converters still
+        # applied; the row is made by the first migration.
+        return rawsql.get(cls, 1) or cls.objects.get_or_create(pk=1)[0]
 
     # The fields a message is priced, drawn and answered with (all but updated_at).
     GAME_FIELDS = [
@@ -105,10 +105,7 @@ class GameConfig(models.Model):
     @classmethod
     def from_row(cls, row: Sequence) -> "GameConfig":
         """The config from the columns named by GAME_FIELDS, read by a hand-written query."""
-        values = dict(zip(cls.GAME_FIELDS, row, strict=True))
-        # SQLite hands back the decimal as a float; the draw needs the exact decimal.
-        values["win_chance"] = cls._meta.get_field("win_chance").to_python(values["win_chance"])
-        return cls.from_db(connection.alias, cls.GAME_FIELDS, list(values.values()))
+        return rawsql.converted(cls, cls.GAME_FIELDS, row)
 
     @property
     def win_percent(self) -> str:
