@@ -19,21 +19,11 @@ def start_of_today() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-def window_condition(*, config: GameConfig, round_id: int) -> tuple[str, list]:
-    """The SQL condition (on messages aliased `m`) for the messages that count towards a
-    player's next price: the n of DESIGN section 3, in the open round `round_id`."""
-    match config.pricing_window:
-        case GameConfig.PricingWindow.ROUND:
-            return " AND m.round_id = %s", [round_id]
-        case GameConfig.PricingWindow.DAY:
-            return " AND m.created_at >= %s", [timestamp(start_of_today())]
-    return "", []
-
-
 def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]:
-    """The same n as one SQL expression, for whichever window `window` names: `player`,
-    `round_id` and `window` are columns of the enclosing statement (the player's key, the
-    open round's key, the config's pricing window). Only the named window's count runs."""
+    """The n of DESIGN section 3 — the player's messages that count towards their next
+    price — as one SQL expression, for whichever pricing window `window` names. `player`,
+    `round_id` and `window` are SQL of the enclosing statement (columns, or a placeholder
+    whose value comes first). Only the named window's count runs."""
     count = f"(SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = {player}"  # noqa: S608
     return (
         f"CASE {window} WHEN %s THEN {count} AND m.round_id = {round_id}) "
@@ -47,12 +37,13 @@ def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]
 
 
 def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
-    condition, params = window_condition(config=config, round_id=pot_round.pk)
-    (count,) = fetchone(
-        f"SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = %s{condition}",  # noqa: S608
-        [player.pk, *params],
+    count, params = window_count(player="u.id", round_id="r.id", window="%s")
+    (n,) = fetchone(
+        f"SELECT {count} FROM {User._meta.db_table} u, {Round._meta.db_table} r "  # noqa: S608
+        "WHERE u.id = %s AND r.id = %s",
+        [config.pricing_window, *params, player.pk, pot_round.pk],
     )
-    return count
+    return n
 
 
 @dataclass(frozen=True)
