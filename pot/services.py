@@ -1,12 +1,12 @@
 import logging
 from collections.abc import Mapping
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Message
-from chatpot_project.rawsql import batch, instance, placeholders, timestamp
+from chatpot_project.rawsql import batch, placeholders
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, by_kind, lock_accounts, transfer
@@ -21,8 +21,14 @@ logger = logging.getLogger(__name__)
 
 def new_round(*, number: int) -> Round:
     """Create an open round with a fresh, committed server seed."""
+    opened = _unsaved_round(number)
+    opened.save()
+    return opened
+
+
+def _unsaved_round(number: int) -> Round:
     server_seed = fairness.new_server_seed()
-    return Round.objects.create(
+    return Round(
         number=number,
         server_seed=server_seed,
         server_seed_hash=fairness.hash_server_seed(server_seed),
@@ -30,6 +36,13 @@ def new_round(*, number: int) -> Round:
 
 
 ROUND = Round._meta.db_table
+
+
+def _db_values(obj, fields) -> list:
+    """The fields' values as the database takes them (datetimes adapted per backend)."""
+    return [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+
+
 CLOSING_FIELDS = ["outcome", "closed_at", "winner_id", "payout", "reset_by_id", "reset_reason"]
 
 
@@ -49,9 +62,9 @@ def close_round(
     pot_round.payout = payout
     pot_round.reset_by = reset_by
     pot_round.reset_reason = reset_reason
-    values = [getattr(pot_round, field) for field in CLOSING_FIELDS]
-    values[CLOSING_FIELDS.index("closed_at")] = timestamp(pot_round.closed_at)
-    assignments = ", ".join(f"{field} = %s" for field in CLOSING_FIELDS)
+    fields = [Round._meta.get_field(name) for name in CLOSING_FIELDS]
+    values = _db_values(pot_round, fields)
+    assignments = ", ".join(f"{field.column} = %s" for field in fields)
     [(pot_round.message_count,)] = batch(
         [
             (
@@ -69,41 +82,27 @@ def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, A
 
     `locked` must hold the house and the pot.
     """
-    server_seed = fairness.new_server_seed()
-    opened = {
-        "number": after.number + 1,
-        "opened_at": timezone.now(),
-        "outcome": Round.Outcome.OPEN,
-        "payout": 0,
-        "message_count": 0,
-        "reset_reason": "",
-        "server_seed_hash": fairness.hash_server_seed(server_seed),
-        "server_seed": server_seed,
-    }
+    next_round = _unsaved_round(after.number + 1)
     kinds = by_kind(locked)
     pot = kinds[Account.Kind.POT]
     # The round and the pot's pointer to it, in one round trip.
-    columns = list(opened)
-    values = [timestamp(v) if c == "opened_at" else v for c, v in opened.items()]
-    [(round_id,)] = batch(
+    fields = [field for field in Round._meta.concrete_fields if not field.primary_key]
+    values = _db_values(next_round, fields)
+    [(next_round.pk,)] = batch(
         [
             (
-                f"INSERT INTO {ROUND} ({', '.join(columns)}) "  # noqa: S608
-                f"VALUES ({placeholders(len(columns))})",
+                f"INSERT INTO {ROUND} ({', '.join(f.column for f in fields)}) "  # noqa: S608
+                f"VALUES ({placeholders(len(fields))})",
                 values,
             ),
             (
                 f"UPDATE {Account._meta.db_table} SET round_id = "  # noqa: S608
                 f"(SELECT id FROM {ROUND} WHERE number = %s) WHERE id = %s RETURNING round_id",
-                [opened["number"], pot.pk],
+                [next_round.number, pot.pk],
             ),
         ]
     )
-    next_round = instance(
-        Round,
-        ["id", *columns, "closed_at", "winner_id", "reset_by_id"],
-        [round_id, *opened.values(), None, None, None],
-    )
+    next_round._state.adding, next_round._state.db = False, connection.alias  # as save() does
     pot.round_id = next_round.pk
     if config.pot_seed:
         transfer(
