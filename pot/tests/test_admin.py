@@ -13,6 +13,18 @@ from wallet.models import Account
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/pot/round/"
+# The config's change form as the defaults fill it.
+CONFIG_FORM = {
+    "signup_grant": 100,
+    "daily_claim": 50,
+    "max_message_chars": 500,
+    "price_base": 5,
+    "price_step": 5,
+    "pricing_window": "round",
+    "win_chance": "0.1",
+    "pot_share_percent": 100,
+    "pot_seed": 0,
+}
 
 
 @pytest.fixture
@@ -110,17 +122,7 @@ def test_players_and_unprivileged_staff_cannot_reset(client, fed_pot):
 
 def test_config_change_takes_effect_on_the_next_message(operator_client, player, caplog):
     config = GameConfig.load()
-    data = {
-        "signup_grant": 100,
-        "daily_claim": 50,
-        "max_message_chars": 500,
-        "price_base": 7,
-        "price_step": 3,
-        "pricing_window": "round",
-        "win_chance": "0.000001",
-        "pot_share_percent": 100,
-        "pot_seed": 0,
-    }
+    data = {**CONFIG_FORM, "price_base": 7, "price_step": 3, "win_chance": "0.000001"}
     response = operator_client.post(f"/admin/pot/gameconfig/{config.pk}/change/", data)
     assert response.status_code == 302
     assert "price_base: 5 -> 7" in caplog.text
@@ -144,18 +146,7 @@ def test_config_change_takes_effect_on_the_next_message(operator_client, player,
 )
 def test_config_refuses_values_outside_the_rules(operator_client, field, value, error):
     config = GameConfig.load()
-    data = {
-        "signup_grant": 100,
-        "daily_claim": 50,
-        "max_message_chars": 500,
-        "price_base": 5,
-        "price_step": 5,
-        "pricing_window": "round",
-        "win_chance": "0.1",
-        "pot_share_percent": 100,
-        "pot_seed": 0,
-        field: value,
-    }
+    data = {**CONFIG_FORM, field: value}
     response = operator_client.post(f"/admin/pot/gameconfig/{config.pk}/change/", data)
     assert response.status_code == 200
     assert error in response.content.decode()
