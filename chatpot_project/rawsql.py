@@ -125,11 +125,18 @@ def instance(model, field_names: Sequence[str], row: Sequence):
 def get(model, pk):
     """The row of `model` with this key, every field read and converted as the ORM would,
     or None: for the lookups made on every request."""
+    sql, field_names = _select_by_key(model)
+    rows = batch([(sql, [pk])])
+    return converted(model, field_names, rows[0]) if rows else None
+
+
+@functools.cache
+def _select_by_key(model) -> tuple[str, tuple[str, ...]]:
     fields = model._meta.concrete_fields
     columns = ", ".join(field.column for field in fields)
     table, key = model._meta.db_table, model._meta.pk.column
-    rows = batch([(f"SELECT {columns} FROM {table} WHERE {key} = %s", [pk])])  # noqa: S608
-    return converted(model, [field.attname for field in fields], rows[0]) if rows else None
+    sql = f"SELECT {columns} FROM {table} WHERE {key} = %s"  # noqa: S608
+    return sql, tuple(field.attname for field in fields)
 
 
 def converted(model, field_names: Sequence[str], row: Sequence):
