@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from chatpot_project.rawsql import fetchone, timestamp
+from chatpot_project.rawsql import constant, fetchone, timestamp
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
 from pot.selectors import open_round
@@ -25,14 +25,12 @@ def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]
     `round_id` and `window` are SQL of the enclosing statement (columns, or a placeholder
     whose value comes first). Only the named window's count runs."""
     count = f"(SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = {player}"  # noqa: S608
+    by_round = constant(GameConfig.PricingWindow.ROUND)
+    by_day = constant(GameConfig.PricingWindow.DAY)
     return (
-        f"CASE {window} WHEN %s THEN {count} AND m.round_id = {round_id}) "
-        f"WHEN %s THEN {count} AND m.created_at >= %s) ELSE {count}) END",
-        [
-            GameConfig.PricingWindow.ROUND,
-            GameConfig.PricingWindow.DAY,
-            timestamp(start_of_today()),
-        ],
+        f"CASE {window} WHEN {by_round} THEN {count} AND m.round_id = {round_id}) "
+        f"WHEN {by_day} THEN {count} AND m.created_at >= %s) ELSE {count}) END",
+        [timestamp(start_of_today())],
     )
 
 

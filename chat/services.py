@@ -10,6 +10,7 @@ from accounts.models import User
 from chatpot_project.rawsql import (
     Statement,
     batch,
+    constant,
     decimal,
     for_update,
     instance,
@@ -205,15 +206,10 @@ def _open(*, player: User) -> _Opening:
                 f"FROM {User._meta.db_table} u "
                 f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
                 f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
-                "WHERE u.id = %s AND p.kind = %s AND h.kind = %s AND r.outcome = %s AND c.id = %s",
-                [
-                    *count_params,
-                    player.pk,
-                    Account.Kind.POT,
-                    Account.Kind.HOUSE,
-                    Round.Outcome.OPEN,
-                    1,
-                ],
+                f"WHERE u.id = %s AND p.kind = {constant(Account.Kind.POT)} "
+                f"AND h.kind = {constant(Account.Kind.HOUSE)} "
+                f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
+                [*count_params, player.pk],
             ),
         ]
     )[0]

@@ -25,6 +25,18 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def constant(value: str | int) -> str:
+    """A constant of the code (a choice's value, a fixed key) written into a statement's
+    text instead of bound. A statement planned once (see `batch`) then has a plan that
+    fits every execution: one whose values are bound cannot use a partial index that
+    names them, such as the one open round's."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(r"[a-z_]+", value):
+        return f"'{value}'"
+    raise ValueError(f"{value!r} is not a constant that can be written into a statement.")
+
+
 def for_update(of: str = "") -> str:
     """Row locks where the database has them; SQLite locks the whole database instead."""
     if not connection.features.has_select_for_update:

@@ -267,3 +267,31 @@ def test_send_runs_in_at_most_ten_queries(player, no_wins, django_assert_max_num
     assert len(statements) <= 10
     if connection.vendor == "postgresql":  # and they go in 5 round trips
         assert len(captured.captured_queries) <= 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_send_is_planned_once_not_on_every_message(player, no_wins, configure):
+    # PostgreSQL plans a prepared statement afresh for its first five runs, then keeps one
+    # plan for all runs, unless that plan would cost more than planning each run anew: the
+    # case of a statement that binds what a partial index names (the one open round),
+    # once there is a history of closed rounds.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO pot_round (number, opened_at, closed_at, outcome, payout, "
+            "server_seed_hash, server_seed, message_count, reset_reason) "
+            "SELECT 1000 + n, now(), now(), 'reset', 0, md5(n::text), md5(n::text), 0, '' "
+            "FROM generate_series(1, 3000) AS n"
+        )
+        cursor.execute("ANALYZE pot_round")
+    configure(price_base=1, price_step=0)
+    for _ in range(8):
+        send(player)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT left(statement, 80), custom_plans FROM pg_prepared_statements "
+            "WHERE name LIKE 'chatpot%%' AND generic_plans + custom_plans >= 8"
+        )
+        runs = cursor.fetchall()
+    assert len(runs) >= 6  # the send's own statements, each run once per message
+    assert [statement for statement, custom in runs if custom > 5] == []
