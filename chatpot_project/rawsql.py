@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import DEFERRED
 
 type Statement = tuple[str, Sequence]
 
@@ -73,9 +74,10 @@ def batch(statements: Sequence[Statement]) -> list[tuple]:
     and the ones after it do not run. Each is planned once per connection (`PREPARE`),
     then only executed. SQLite runs in-process: they are run one by one.
     """
-    with connection.cursor() as cursor:
-        if _sends_many_statements():
-            statements = [_prepared(cursor, statement) for statement in statements]
+    database = connections[DEFAULT_DB_ALIAS]
+    with database.cursor() as cursor:
+        if _sends_many_statements(database):
+            statements = [_prepared(cursor, database, statement) for statement in statements]
             cursor.execute(
                 ";\n".join(sql for sql, _ in statements),
                 [value for _, params in statements for value in params],
@@ -86,9 +88,9 @@ def batch(statements: Sequence[Statement]) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _sends_many_statements() -> bool:
+def _sends_many_statements(database) -> bool:
     # psycopg 3 with server-side binding takes one statement per execute.
-    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+    return database.vendor == "postgresql" and not database.settings_dict["OPTIONS"].get(
         "server_side_binding"
     )
 
@@ -98,22 +100,29 @@ def _sends_many_statements() -> bool:
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _prepared(cursor, statement: Statement) -> Statement:
+def _prepared(cursor, database, statement: Statement) -> Statement:
     """`EXECUTE` of the statement, prepared on this connection first if it is new to it.
 
     The statement is named after its text, so any text works; the hot path has a handful.
     Preparing is its own round trip, so a failure is never mistaken for a prepared name.
     """
     sql, params = statement
-    name = "chatpot_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
-    names = _prepared_on.setdefault(connection.connection, set())
+    name, parameterized = _preparable(sql, len(params))
+    names = _prepared_on.setdefault(database.connection, set())
     if name not in names:
-        numbered = iter(range(1, len(params) + 1))
-        text = re.sub(r"%[s%]", lambda m: f"${next(numbered)}" if m[0] == "%s" else "%", sql)
-        cursor.execute(f"PREPARE {name} AS {text}")
+        cursor.execute(f"PREPARE {name} AS {parameterized}")
         names.add(name)
     arguments = f"({placeholders(len(params))})" if params else ""
     return f"EXECUTE {name}{arguments}", params
+
+
+@functools.lru_cache(maxsize=512)
+def _preparable(sql: str, count: int) -> tuple[str, str]:
+    """The statement's name, and its text with numbered parameters ($1, $2 ...)."""
+    name = "chatpot_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    numbered = iter(range(1, count + 1))
+    text = re.sub(r"%[s%]", lambda m: f"${next(numbered)}" if m[0] == "%s" else "%", sql)
+    return name, text
 
 
 def next_key(model) -> str:
@@ -129,9 +138,21 @@ def next_key(model) -> str:
 def instance(model, field_names: Sequence[str], row: Sequence):
     """A model instance from a row whose columns are named by `field_names` (attnames),
     in any order; the fields not given are deferred, as with .only()."""
-    values = dict(zip(field_names, row, strict=True))
-    ordered = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(connection.alias, ordered, [values[name] for name in ordered])
+    values = [DEFERRED if i is None else row[i] for i in _positions(model, tuple(field_names))]
+    return model.from_db(DEFAULT_DB_ALIAS, None, values)
+
+
+@functools.cache
+def _positions(model, field_names: tuple[str, ...]) -> tuple[int | None, ...]:
+    """Where each of the model's concrete fields is in a row of `field_names` (None: not
+    there), so that a row becomes the model's arguments in one pass."""
+    index = {name: i for i, name in enumerate(field_names)}
+    if len(index) != len(field_names):
+        raise ValueError(f"Fields named twice: {field_names}")
+    positions = tuple(index.pop(f.attname, None) for f in model._meta.concrete_fields)
+    if index:
+        raise ValueError(f"{model.__name__} has no fields {sorted(index)}")
+    return positions
 
 
 def get(model, pk):
@@ -154,11 +175,15 @@ def _select_by_key(model) -> tuple[str, tuple[str, ...]]:
 def converted(model, field_names: Sequence[str], row: Sequence):
     """Like `instance`, for a row as the database driver returned it: each value is first
     converted as the ORM would (SQLite's decimals and datetimes, for instance)."""
-    values = list(row)
-    for index, column, functions in _converters(model, tuple(field_names), connection.alias):
-        for convert in functions:
-            values[index] = convert(values[index], column, connection)
-    return instance(model, field_names, values)
+    field_names = tuple(field_names)
+    database = connections[DEFAULT_DB_ALIAS]
+    converters = _converters(model, field_names, database.alias)
+    if converters:
+        row = list(row)
+        for index, column, functions in converters:
+            for convert in functions:
+                row[index] = convert(row[index], column, database)
+    return instance(model, field_names, row)
 
 
 @functools.cache
