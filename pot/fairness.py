@@ -10,7 +10,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 ROLL_SCALE = 2**64
 
@@ -36,7 +35,9 @@ def as_percent(win_chance: Decimal) -> str:
 
 
 def is_win(roll: int, win_chance: Decimal) -> bool:
-    return Fraction(roll, ROLL_SCALE) < Fraction(win_chance)
+    """roll / 2**64 < win_chance, compared exactly, in integers."""
+    numerator, denominator = Decimal(win_chance).as_integer_ratio()
+    return roll * denominator < numerator * ROLL_SCALE
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pot import fairness
 
@@ -53,6 +56,19 @@ def test_certain_win_and_exact_boundary():
     # roll == win_chance exactly is a loss: the rule is strictly below.
     assert not fairness.is_win(2**63, Decimal("0.5"))
     assert fairness.is_win(2**63 - 1, Decimal("0.5"))
+
+
+@given(
+    roll=st.integers(min_value=0, max_value=2**64 - 1),
+    millionths=st.integers(min_value=1, max_value=1_000_000),
+)
+def test_win_is_the_exact_comparison_of_roll_and_chance(roll, millionths):
+    chance = Decimal(millionths) / 1_000_000
+    assert fairness.is_win(roll, chance) == (Fraction(roll, 2**64) < Fraction(chance))
+    # At the chance's own boundary: the largest winning roll wins, the next loses.
+    boundary = -(-millionths * 2**64 // 1_000_000)  # the first roll that is not below
+    assert fairness.is_win(boundary - 1, chance)
+    assert not fairness.is_win(boundary, chance)
 
 
 def test_commitment_is_sha256_of_the_seed():
