@@ -12,6 +12,7 @@ from chatpot_project.api import SendThrottle, error_responses, exception_handler
 from chatpot_project.authentication import PlayerTokenAuthentication
 from chatpot_project.parsers import StrictJSONParser
 
+from .errors import PlayerUnavailable
 from .selectors import conversation
 from .serializers import MessageSerializer, SendSerializer, SentSerializer
 from .services import send_message
@@ -56,27 +57,34 @@ class MessagesView(ListAPIView):
         return sent(request.user, request.data, request.headers)
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
-        """Sending is the busiest request there is. A well-formed one (a bearer token that
-        authenticates, a JSON body, JSON accepted) is answered here, without DRF's request
-        machinery: the same authentication, throttle, parser, validation and errors, in the
-        same order. Anything else goes through DRF, which answers it as for every view."""
+        """Sending is the busiest request there is. A well-formed one (a valid bearer
+        token, a JSON body, JSON accepted) is answered here, without DRF's request
+        machinery: the same authentication, throttle, parser, validation and errors, in
+        the same order, except that the player is read and checked to be active by the
+        send's own first statement. Anything else goes through DRF, which answers it as
+        for every view, as it does a token whose player is gone or inactive."""
         if request.method == "POST" and _plain_json(request):
             try:
-                found = PlayerTokenAuthentication().authenticate(request)
+                player = PlayerTokenAuthentication().token_player(request)
             except exceptions.APIException:
-                found = None  # DRF answers it, with its WWW-Authenticate header
-            if found is not None:
-                return self._send(request, user=found[0])
+                player = None  # DRF answers it, with its WWW-Authenticate header
+            if player is not None:
+                try:
+                    return self._send(request, player=player)
+                except PlayerUnavailable:
+                    pass  # DRF refuses the token's player, as for any other view
         return super().dispatch(request, *args, **kwargs)
 
-    def _send(self, request: HttpRequest, *, user) -> Response:
-        request.user = user
+    def _send(self, request: HttpRequest, *, player) -> Response:
+        request.user = player
         try:
             throttle = SendThrottle()
             if not throttle.allow_request(request, self):
                 raise exceptions.Throttled(throttle.wait())
             data = StrictJSONParser().parse(io.BytesIO(request.body)) if request.body else {}
-            response = sent(user, data, request.headers)
+            response = sent(player, data, request.headers)
+        except PlayerUnavailable:
+            raise
         except Exception as error:
             response = exception_handler(error, {"view": self, "request": request})
             if response is None:

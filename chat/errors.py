@@ -20,3 +20,12 @@ class PotBusy(ChatPotError):
 
     def __init__(self):
         super().__init__("The pot changed hands too many times at once; send your message again.")
+
+
+class PlayerUnavailable(ChatPotError):
+    """The player no longer exists or was deactivated: they cannot send."""
+
+    code = "user_inactive"
+
+    def __init__(self):
+        super().__init__("This account is not active.")

@@ -1,9 +1,10 @@
 """Sending a message: the game's one money path for players (DESIGN section 3)."""
 
+import functools
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,7 +28,7 @@ from wallet.models import Account, Transfer
 from wallet.services import Leg, lock_accounts, transfer
 
 from .bots import BotContext, BuiltinBot, get_bot
-from .errors import IdempotencyConflict, MessageInvalid, PotBusy
+from .errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable, PotBusy
 from .models import Message
 from .selectors import recent_exchanges, window_count
 
@@ -111,8 +112,10 @@ def clean_idempotency_key(key: str | None) -> str | None:
 def send_message(*, player: User, body: str, idempotency_key: str | None = None) -> SendResult:
     """Charge for a message, draw, settle a win, then fetch the bot's reply.
 
-    Refusals (`MessageInvalid`, `InsufficientFunds`, `IdempotencyConflict`) change nothing.
-    The same idempotency key from the same player returns the first result uncharged.
+    Refusals (`MessageInvalid`, `InsufficientFunds`, `IdempotencyConflict`,
+    `PlayerUnavailable`) change nothing. The same idempotency key from the same player
+    returns the first result uncharged. Only `player.pk` is read: the player's row is
+    read, and checked to be active, in the send's own transaction.
     """
     text = clean_body(body)
     key = clean_idempotency_key(idempotency_key)
@@ -164,17 +167,20 @@ ROUND_FIELDS = ["id", "number", "outcome", "server_seed_hash", "server_seed"]
 SETTLE_ATTEMPTS = 10
 
 
+PLAYER_FIELDS = ["id", "username", "client_seed"]
+
+
 @dataclass(frozen=True)
 class _Opening:
     """What a send reads once it holds the player's account: everything it is priced,
     drawn and settled with."""
 
+    player: User  # as read under the lock: an active player
     config: GameConfig
     account: Account
     pot: Account
     house: Account
     pot_round: Round
-    client_seed: str
     nonce: int
     ordinal: int  # the player's message number, counting this one
     n: int  # the player's messages that count towards the price
@@ -188,47 +194,70 @@ def _open(*, player: User) -> _Opening:
     Only the player's account is locked here: the pot's and the house's keys and the open
     round are read unlocked (the pot's update checks it is still the pot's round). The
     counters are read under the player's lock, so they are the latest committed values.
+    `player` needs only its key: the player is read here, and refused with
+    `PlayerUnavailable` if they no longer exist or are no longer active.
     """
-    game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
-    rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
-    count, count_params = window_count(player="u.id", round_id="r.id", window="c.pricing_window")
-    row = batch(
+    count_params = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[1]
+    rows = batch(
         [
-            (f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}", [player.pk]),  # noqa: S608
-            (
-                f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
-                "messages_sent = messages_sent + 1 WHERE id = %s",
-                [player.pk],
-            ),
-            (
-                f"SELECT a.id, a.balance, p.id, h.id, u.client_seed, u.nonce - 1, "  # noqa: S608
-                f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
-                f"FROM {User._meta.db_table} u "
-                f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
-                f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
-                f"WHERE u.id = %s AND p.kind = {constant(Account.Kind.POT)} "
-                f"AND h.kind = {constant(Account.Kind.HOUSE)} "
-                f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
-                [*count_params, player.pk],
-            ),
+            (_OPEN_STATEMENTS[0], [player.pk]),
+            (_OPEN_STATEMENTS[1], [player.pk]),
+            (_OPEN_STATEMENTS[2], [*count_params, player.pk]),
         ]
-    )[0]
-    account_id, balance, pot_id, house_id, client_seed, nonce, ordinal, n, message_id = row[:9]
-    rounds_end = 9 + len(ROUND_FIELDS)
+    )
+    if not rows:
+        raise PlayerUnavailable()
+    row = rows[0]
+    player_end = len(PLAYER_FIELDS)
+    account_id, balance, pot_id, house_id, nonce, ordinal, n, message_id = row[
+        player_end : player_end + 8
+    ]
+    rounds_end = player_end + 8 + len(ROUND_FIELDS)
     return _Opening(
+        player=instance(User, PLAYER_FIELDS, row[:player_end]),
         config=GameConfig.from_row(row[rounds_end:]),
         account=instance(
             Account, ["id", "kind", "balance"], (account_id, Account.Kind.PLAYER, balance)
         ),
         pot=instance(Account, ["id", "kind"], (pot_id, Account.Kind.POT)),
         house=instance(Account, ["id", "kind"], (house_id, Account.Kind.HOUSE)),
-        pot_round=instance(Round, ROUND_FIELDS, row[9:rounds_end]),
-        client_seed=client_seed,
+        pot_round=instance(Round, ROUND_FIELDS, row[player_end + 8 : rounds_end]),
         nonce=nonce,
         ordinal=ordinal,
         n=n,
         message_id=message_id,
     )
+
+
+class _OpenStatements:
+    """The texts of `_open`'s statements, written once per database vendor."""
+
+    def __getitem__(self, index: int) -> str:
+        return self._texts(connection.vendor)[index]
+
+    @staticmethod
+    @functools.cache
+    def _texts(vendor: str) -> tuple[str, str, str]:
+        game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
+        rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
+        player = ", ".join(f"u.{field}" for field in PLAYER_FIELDS)
+        count = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[0]
+        return (
+            f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}",  # noqa: S608
+            f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
+            "messages_sent = messages_sent + 1 WHERE id = %s",
+            f"SELECT {player}, a.id, a.balance, p.id, h.id, u.nonce - 1, "  # noqa: S608
+            f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
+            f"FROM {User._meta.db_table} u "
+            f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
+            f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
+            f"WHERE u.id = %s AND u.is_active AND p.kind = {constant(Account.Kind.POT)} "
+            f"AND h.kind = {constant(Account.Kind.HOUSE)} "
+            f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
+        )
+
+
+_OPEN_STATEMENTS = _OpenStatements()
 
 
 def _insert_message(**values) -> tuple[Message, Statement]:
@@ -257,16 +286,17 @@ def _settle(*, player: User, text: str, key: str | None) -> tuple[SendResult, Ga
     for _ in range(SETTLE_ATTEMPTS):
         try:
             with transaction.atomic(durable=True):
-                return _settle_in_round(_open(player=player), player=player, text=text, key=key)
+                return _settle_in_round(_open(player=player), text=text, key=key)
         except PotMovedOn:
             continue
     raise PotBusy()
 
 
 def _settle_in_round(
-    opening: _Opening, *, player: User, text: str, key: str | None
+    opening: _Opening, *, text: str, key: str | None
 ) -> tuple[SendResult, GameConfig]:
-    config, account, pot_round, n = opening.config, opening.account, opening.pot_round, opening.n
+    player, config, account = opening.player, opening.config, opening.account
+    pot_round, n = opening.pot_round, opening.n
     check_length(text, max_chars=config.max_message_chars)
     price = config.price_for(n)
     if account.balance < price:
@@ -275,7 +305,7 @@ def _settle_in_round(
         raise InsufficientFunds(price=price, balance=account.balance)
     draw = fairness.draw(
         server_seed=pot_round.server_seed,
-        client_seed=opening.client_seed,
+        client_seed=player.client_seed,
         nonce=opening.nonce,
         win_chance=config.win_chance,
     )

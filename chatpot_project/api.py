@@ -16,7 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat.errors import IdempotencyConflict, PotBusy
+from chat.errors import IdempotencyConflict, PlayerUnavailable, PotBusy
 from wallet.errors import ClaimTooEarly, ClaimUnavailable, InsufficientFunds
 
 from .errors import ChatPotError
@@ -27,6 +27,7 @@ DOMAIN_STATUS = {
     IdempotencyConflict: status.HTTP_409_CONFLICT,
     ClaimUnavailable: status.HTTP_409_CONFLICT,
     PotBusy: status.HTTP_503_SERVICE_UNAVAILABLE,
+    PlayerUnavailable: status.HTTP_401_UNAUTHORIZED,
 }
 
 # DRF's own codes, renamed where the API promises another.

@@ -168,6 +168,23 @@ def test_expired_token_is_refused(api, player):
     assert response.json()["code"] == "token_not_valid"
 
 
+def test_a_token_that_worked_is_refused_once_it_expires(api, player):
+    access = str(AccessToken.for_user(player))
+    assert api.get("/api/v1/me", **bearer(access)).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        response = api.get("/api/v1/me", **bearer(access))
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_a_token_that_worked_is_refused_once_its_player_is_deactivated(api, player):
+    access = str(AccessToken.for_user(player))
+    assert api.get("/api/v1/me", **bearer(access)).status_code == 200
+    player.is_active = False
+    player.save(update_fields=["is_active"])
+    assert api.get("/api/v1/me", **bearer(access)).status_code == 401
+
+
 def test_refresh_token_is_not_an_access_token(api, player):
     response = api.get("/api/v1/me", **bearer(str(RefreshToken.for_user(player))))
     assert response.status_code == 401

@@ -247,3 +247,20 @@ def test_a_throttled_send_answers_alike_with_or_without_the_short_path(api_as, p
     assert short.json()["code"] == through_drf.json()["code"] == "throttled"
     assert 0 < int(short["Retry-After"]) <= 60
     assert 0 < int(through_drf["Retry-After"]) <= 60
+
+
+def test_a_deactivated_player_is_refused_alike_with_or_without_the_short_path(api_as, player):
+    client = api_as(player)
+    assert send(client).status_code == 201
+    player.is_active = False
+    player.save(update_fields=["is_active"])
+    answers = []
+    for path in ("/api/v1/messages", "/api/v1/messages?via=drf"):
+        response = client.post(path, {"body": "still here?"}, format="json")
+        answers.append((response.status_code, response.json(), response["WWW-Authenticate"]))
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == (401, {"code": "authentication_failed", "detail": "User is inactive"})
+    assert balance(player) == 95
+    assert Message.objects.count() == 1
+    player.refresh_from_db()
+    assert (player.nonce, player.messages_sent) == (1, 1)

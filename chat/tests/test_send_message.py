@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from chat.errors import IdempotencyConflict, MessageInvalid
+from chat.errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable
 from chat.models import Message
 from chat.selectors import price_quote
 from chat.services import send_message
@@ -295,3 +295,14 @@ def test_the_send_is_planned_once_not_on_every_message(player, no_wins, configur
         runs = cursor.fetchall()
     assert len(runs) >= 6  # the send's own statements, each run once per message
     assert [statement for statement, custom in runs if custom > 5] == []
+
+
+def test_a_player_deactivated_before_the_send_is_refused_and_charged_nothing(player, balance):
+    player.is_active = False
+    player.save(update_fields=["is_active"])
+    with pytest.raises(PlayerUnavailable):
+        send(player)
+    assert balance(player) == 100
+    assert not Message.objects.exists()
+    player.refresh_from_db()
+    assert (player.nonce, player.messages_sent) == (0, 0)
