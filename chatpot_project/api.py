@@ -2,6 +2,8 @@
 
 import functools
 import math
+import os
+import threading
 import time
 
 import redis
@@ -106,23 +108,42 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
 
 
 @functools.cache
+def _redis_url() -> str | None:
+    """The cache's Redis, if the cache is Redis."""
+    cache_settings = settings.CACHES["default"]
+    return cache_settings["LOCATION"] if cache_settings["BACKEND"].endswith("RedisCache") else None
+
+
+_clients = threading.local()
+
+
 def _redis() -> "redis.Redis | None":
-    url = settings.CACHES["default"].get("LOCATION") if _uses_redis() else None
-    return redis.Redis.from_url(url) if url else None
+    """This thread's client of the cache's Redis, holding one connection, as each thread
+    holds its own database connection: no pool to take it from and give it back to on
+    every command. A process forked from this one makes its own."""
+    url = _redis_url()
+    if url is None:
+        return None
+    client = getattr(_clients, "client", None)
+    if client is None or _clients.pid != os.getpid():
+        client = _clients.client = redis.Redis.from_url(url, single_connection_client=True)
+        _clients.pid = os.getpid()
+    return client
 
 
 @functools.cache
 def _count_script():
     # INCR, and EXPIRE on the window's first request: one command, atomic in Redis.
+    # Each call names the thread's client; the one it is registered with is only a default.
     return _redis().register_script(
         "local count = redis.call('INCR', KEYS[1]) "
         "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-        "return count"
+        "return count",
     )
 
 
 def _uses_redis() -> bool:
-    return settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    return _redis_url() is not None
 
 
 def count_request(key: str, *, timeout: int) -> int:
@@ -132,8 +153,9 @@ def count_request(key: str, *, timeout: int) -> int:
     in one round trip. Otherwise the cache's own add and incr (the local-memory cache is
     one process's, and atomic within it).
     """
-    if _uses_redis() and _redis() is not None:
-        return _count_script()(keys=[cache.make_and_validate_key(key)], args=[timeout])
+    client = _redis()
+    if client is not None:  # the key is the cache's own, made from ours, which is valid
+        return _count_script()(keys=[cache.make_key(key)], args=[timeout], client=client)
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
