@@ -8,6 +8,7 @@ from wallet import api as wallet_api
 from .api import api_not_found
 
 urlpatterns = [
+    path("messages", chat_api.MessagesView.as_view(), name="api-messages"),  # the busiest
     path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="api-token"),
     path("auth/token/refresh", accounts_api.TokenRotateView.as_view(), name="api-token-refresh"),
@@ -20,6 +21,5 @@ urlpatterns = [
     path("pot", pot_api.PotView.as_view(), name="api-pot"),
     path("pot/rounds", pot_api.RoundsView.as_view(), name="api-rounds"),
     path("pot/rounds/<int:number>", pot_api.RoundView.as_view(), name="api-round"),
-    path("messages", chat_api.MessagesView.as_view(), name="api-messages"),
     re_path(r"^(?P<path>.*)$", api_not_found),
 ]

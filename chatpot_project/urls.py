@@ -8,7 +8,9 @@ from chat import views as chat_views
 from pot import views as pot_views
 from wallet import views as wallet_views
 
+# The API first: its requests are the most frequent, and URLs are tried in order.
 urlpatterns = [
+    path("api/v1/", include("chatpot_project.api_urls")),
     path("", pot_views.home, name="home"),
     path("pot/", pot_views.pot_figure, name="pot-figure"),
     path("fairness/", pot_views.fairness_page, name="fairness"),
@@ -29,6 +31,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("chatpot_project.api_urls")),
     path("admin/", admin.site.urls),
 ]
