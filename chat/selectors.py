@@ -1,5 +1,6 @@
+import functools
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
@@ -16,7 +17,14 @@ from .models import Message
 
 
 def start_of_today() -> datetime:
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    """Midnight that began the game's day: days are the server's TIME_ZONE's."""
+    zone = timezone.get_default_timezone()
+    return _midnight(timezone.now().astimezone(zone).date(), zone)
+
+
+@functools.lru_cache(maxsize=4)
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]:
