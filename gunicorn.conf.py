@@ -4,20 +4,28 @@ import gc
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Measured on 2 cores (bench/): 2 workers x 2 threads sent the most messages per second.
-# With a remote model as the bot, replies wait on the network: raise the threads.
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# Measured on 2 cores (bench/, docs/PERFORMANCE.md): two single-threaded processes per
+# core sent the most messages per second, with the lowest tail latency. Connections wait in
+# the listening socket's one queue, which every process takes from, instead of queueing
+# behind a busy thread of one process; a process never waits for another thread's GIL.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * len(os.sched_getaffinity(0))))
+# With a remote model as the bot, replies wait on the network: give each process threads
+# (GUNICORN_THREADS=8, say), which runs gunicorn's threaded worker instead.
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+# The app, its URLconf and every view are loaded once, before the workers are forked
+# (chatpot_project/wsgi.py): a new worker answers its first request at full speed.
+preload_app = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # the threaded worker's; the single-threaded one answers and closes
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-def post_worker_init(worker):
+def pre_fork(server, worker):
     # The app is loaded: the garbage collector need not scan its long-lived objects again
-    # on every collection.
+    # on every collection, nor touch (and so copy) the memory the workers share with the
+    # master.
     gc.freeze()

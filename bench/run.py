@@ -509,8 +509,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per load run")
     parser.add_argument("--runs", type=int, default=3, help="runs per level; medians are shown")
     parser.add_argument("--levels", default="1,8,32,128")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    # gunicorn.conf.py's defaults: two single-threaded processes per core.
+    parser.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--growth-players", type=int, default=100_000)
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
     parser.add_argument("--heavy-messages", type=int, default=10_000)

@@ -1,16 +1,17 @@
-"""
-WSGI config for chatpot_project project.
+"""The WSGI application, for gunicorn (gunicorn.conf.py).
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/6.1/howto/deployment/wsgi/
+Everything a request would otherwise load on first use (the URLconf, and with it every
+view, serializer and the API's libraries) is loaded here, when the server starts: with
+gunicorn's `preload_app`, once, before the workers are forked, so that no worker makes
+its first players wait while it imports.
 """
 
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatpot_project.settings")
 
 application = get_wsgi_application()
+get_resolver().resolve("/")  # imports the URLconf and every view it names

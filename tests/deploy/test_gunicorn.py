@@ -73,7 +73,12 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
     raise AssertionError("gunicorn did not answer /healthz in time")
 
 
-def test_gunicorn_serves_the_app_with_production_settings(tmp_path):
+@pytest.mark.parametrize(
+    "threads",
+    [None, "4"],
+    ids=["single-threaded workers (the default)", "threaded workers (for a remote bot)"],
+)
+def test_gunicorn_serves_the_app_with_production_settings(tmp_path, threads):
     port = free_port()
     env = {
         **os.environ,
@@ -84,9 +89,10 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "STATIC_ROOT": str(tmp_path / "static"),
         "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
+    if threads:
+        env["GUNICORN_THREADS"] = threads
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
         cwd=ROOT,
@@ -129,7 +135,10 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path):
 
         status, _, registered = fetch(
             f"{base}/api/v1/auth/register",
-            data={"username": "prod-player", "password": "a-long-enough-passphrase"},
+            data={
+                "username": f"prod-player-{threads or 1}",
+                "password": "a-long-enough-passphrase",
+            },
         )
         assert status == 201, registered
         token = json.loads(registered)["access"]
@@ -151,5 +160,7 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    assert server.returncode == 0, server.stdout.read()
+    output = server.stdout.read()
+    assert server.returncode == 0, output
+    assert f"Using worker: {'gthread' if threads else 'sync'}" in output
     assert audit_ledger().clean
