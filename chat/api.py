@@ -14,7 +14,7 @@ from chatpot_project.parsers import StrictJSONParser
 
 from .errors import PlayerUnavailable
 from .selectors import conversation
-from .serializers import MessageSerializer, SendSerializer, SentSerializer
+from .serializers import MessageSerializer, SendSerializer, SentSerializer, message_data
 from .services import send_message
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -120,7 +120,7 @@ def sent(user, data, headers) -> Response:
     )
     # The shape of SentSerializer, built directly: this is the busiest response there is.
     body = {
-        "message": MessageSerializer(result.message).data,
+        "message": message_data(result.message),
         "balance": result.balance,
         "next_price": result.next_price,
         "pot": {"round": result.round_number, "amount": result.pot},
