@@ -105,6 +105,7 @@ class Transfer(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # indexed below, where set: most transfers have no operator
         help_text="The operator who made this transfer, if one did.",
     )
     memo = models.CharField(max_length=200, blank=True)
@@ -132,6 +133,13 @@ class Transfer(models.Model):
                 fields=["to_account", "-id"],
                 condition=Q(kind="daily_claim"),
                 name="wallet_transfer_claims_idx",
+            ),
+            # An operator's grants and refunds. Only those few rows name one: every other
+            # transfer is spared an entry.
+            models.Index(
+                fields=["actor"],
+                condition=Q(actor__isnull=False),
+                name="wallet_transfer_actor_idx",
             ),
         ]
 
