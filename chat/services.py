@@ -22,7 +22,7 @@ from chatpot_project.rawsql import (
 from pot import fairness
 from pot.models import GameConfig, Round
 from pot.selectors import pot_status
-from pot.services import close_round, start_next_round
+from pot.services import close_round_and_start_next
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, lock_accounts, transfer
@@ -377,8 +377,14 @@ def _settle_in_round(
     # The message, its transfers and the balances go to the database together.
     transfer(*legs, locked=locked, pot_round=pot_round, first=[insert])
     if draw.won:
-        close_round(pot_round=pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
-        next_round = start_next_round(after=pot_round, config=config, locked=locked)
+        next_round = close_round_and_start_next(
+            pot_round=pot_round,
+            outcome=Round.Outcome.WON,
+            config=config,
+            locked=locked,
+            winner=player,
+            payout=payout,
+        )
         return SendResult(message=message, ordinal=opening.ordinal, next_round=next_round), config
     message.pot_after = pot.balance
     return SendResult(message=message, ordinal=opening.ordinal), config

@@ -44,61 +44,55 @@ def _db_values(obj, fields) -> list:
 
 
 CLOSING_FIELDS = ["outcome", "closed_at", "winner_id", "payout", "reset_by_id", "reset_reason"]
+OPENING_FIELDS = [field for field in Round._meta.concrete_fields if not field.primary_key]
 
 
-def close_round(
+def close_round_and_start_next(
     *,
     pot_round: Round,
     outcome: str,
+    config: GameConfig,
+    locked: Mapping[int, Account],
     winner: User | None = None,
     payout: int = 0,
     reset_by: User | None = None,
     reset_reason: str = "",
-) -> None:
-    """Close the open round, which reveals its seed. The caller holds the pot's lock."""
+) -> Round:
+    """Close the open round, which reveals its seed; open the next, with a fresh
+    committed seed; point the pot at it and put the configured seed in. The closing, the
+    opening and the pot's pointer go to the database in one round trip.
+
+    `locked` must hold the house and the pot.
+    """
     pot_round.outcome = outcome
     pot_round.closed_at = timezone.now()
     pot_round.winner = winner
     pot_round.payout = payout
     pot_round.reset_by = reset_by
     pot_round.reset_reason = reset_reason
-    fields = [Round._meta.get_field(name) for name in CLOSING_FIELDS]
-    values = _db_values(pot_round, fields)
-    assignments = ", ".join(f"{field.column} = %s" for field in fields)
-    [(pot_round.message_count,)] = batch(
+    closing = [Round._meta.get_field(name) for name in CLOSING_FIELDS]
+    assignments = ", ".join(f"{field.column} = %s" for field in closing)
+    next_round = _unsaved_round(pot_round.number + 1)
+    kinds = by_kind(locked)
+    pot = kinds[Account.Kind.POT]
+    [(next_round.pk, pot_round.message_count)] = batch(
         [
             (
                 f"UPDATE {ROUND} SET {assignments}, message_count = "  # noqa: S608
                 f"(SELECT COUNT(*) FROM {Message._meta.db_table} WHERE round_id = %s) "
-                "WHERE id = %s RETURNING message_count",
-                [*values, pot_round.pk, pot_round.pk],
-            )
-        ]
-    )
-
-
-def start_next_round(*, after: Round, config: GameConfig, locked: Mapping[int, Account]) -> Round:
-    """Open the round after `after`, point the pot at it and put the configured seed in.
-
-    `locked` must hold the house and the pot.
-    """
-    next_round = _unsaved_round(after.number + 1)
-    kinds = by_kind(locked)
-    pot = kinds[Account.Kind.POT]
-    # The round and the pot's pointer to it, in one round trip.
-    fields = [field for field in Round._meta.concrete_fields if not field.primary_key]
-    values = _db_values(next_round, fields)
-    [(next_round.pk,)] = batch(
-        [
+                "WHERE id = %s",
+                [*_db_values(pot_round, closing), pot_round.pk, pot_round.pk],
+            ),
             (
-                f"INSERT INTO {ROUND} ({', '.join(f.column for f in fields)}) "  # noqa: S608
-                f"VALUES ({placeholders(len(fields))})",
-                values,
+                f"INSERT INTO {ROUND} ({', '.join(f.column for f in OPENING_FIELDS)}) "  # noqa: S608
+                f"VALUES ({placeholders(len(OPENING_FIELDS))})",
+                _db_values(next_round, OPENING_FIELDS),
             ),
             (
                 f"UPDATE {Account._meta.db_table} SET round_id = "  # noqa: S608
-                f"(SELECT id FROM {ROUND} WHERE number = %s) WHERE id = %s RETURNING round_id",
-                [next_round.number, pot.pk],
+                f"(SELECT id FROM {ROUND} WHERE number = %s) WHERE id = %s "
+                f"RETURNING round_id, (SELECT message_count FROM {ROUND} WHERE id = %s)",
+                [next_round.number, pot.pk, pot_round.pk],
             ),
         ]
     )
@@ -181,10 +175,14 @@ def _reset(*, actor: User, reason: str) -> ResetPlan:
             )
         )
     transfer(*legs, locked=locked)
-    close_round(
-        pot_round=pot_round, outcome=Round.Outcome.RESET, reset_by=actor, reset_reason=reason
+    close_round_and_start_next(
+        pot_round=pot_round,
+        outcome=Round.Outcome.RESET,
+        config=GameConfig.load(),
+        locked=locked,
+        reset_by=actor,
+        reset_reason=reason,
     )
-    start_next_round(after=pot_round, config=GameConfig.load(), locked=locked)
     logger.info(
         "Round %s reset by %s (%s): %s credits refunded to %s players, %s to the house",
         pot_round.number,

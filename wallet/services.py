@@ -13,7 +13,7 @@ from accounts.models import User
 from chatpot_project.rawsql import (
     Statement,
     batch,
-    fetchall,
+    constant,
     for_update,
     instance,
     placeholders,
@@ -55,7 +55,6 @@ TRANSFER_COLUMNS = [
 ACCOUNT = Account._meta.db_table
 TRANSFER = Transfer._meta.db_table
 LOCKED_FIELDS = ["id", "kind", "owner_id", "balance", "round_id"]
-LOCK_ORDER = "CASE kind WHEN %s THEN 0 WHEN %s THEN 1 ELSE 2 END, id"
 
 
 def lock_accounts(
@@ -68,17 +67,30 @@ def lock_accounts(
     The pot is last because every message needs it: whoever holds it should hold it for
     as short a time as possible, with nothing else left to wait for.
     """
+    owners, ids = list(owners), list(ids)
     conditions, params = [], []
-    for column, values in (("owner_id", list(owners)), ("kind", list(kinds)), ("id", list(ids))):
-        if values:
-            conditions.append(f"{column} IN ({placeholders(len(values))})")
-            params.extend(values)
+    if owners:
+        conditions.append(f"owner_id IN ({placeholders(len(owners))})")
+        params.extend(owners)
+    if kinds := [constant(kind) for kind in kinds]:  # written in: see rawsql.constant
+        conditions.append(f"kind IN ({', '.join(kinds)})")
+    if ids:
+        conditions.append(f"id IN ({placeholders(len(ids))})")
+        params.extend(ids)
     if not conditions:
         return {}
-    rows = fetchall(
-        f"SELECT id, kind, owner_id, balance, round_id FROM {ACCOUNT} "  # noqa: S608 - no input in the SQL text
-        f"WHERE {' OR '.join(conditions)} ORDER BY {LOCK_ORDER}{for_update()}",
-        [*params, Account.Kind.PLAYER, Account.Kind.HOUSE],
+    order = (
+        f"CASE kind WHEN {constant(Account.Kind.PLAYER)} THEN 0 "
+        f"WHEN {constant(Account.Kind.HOUSE)} THEN 1 ELSE 2 END, id"
+    )
+    rows = batch(
+        [
+            (
+                f"SELECT {', '.join(LOCKED_FIELDS)} FROM {ACCOUNT} "  # noqa: S608 - no input in the SQL text
+                f"WHERE {' OR '.join(conditions)} ORDER BY {order}{for_update()}",
+                params,
+            )
+        ]
     )
     return {row[0]: instance(Account, LOCKED_FIELDS, row) for row in rows}
 
