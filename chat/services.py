@@ -419,12 +419,16 @@ def add_reply(result: SendResult, *, config: GameConfig) -> None:
     except Exception:
         logger.exception("The chatbot failed on message %s; using the built-in reply", message.pk)
         reply = BuiltinBot().reply(context)
+    # Not money, and the message and its charge are already on disk: the reply is not
+    # made to wait for the disk too (a database crash within that moment would leave the
+    # message without its reply, as the API allows: `reply` is null until it is ready).
     batch(
         [
             (
                 f"UPDATE {MESSAGE} SET reply = %s, pot_after = %s WHERE id = %s RETURNING id",  # noqa: S608
                 [reply, message.pot_after, message.pk],
             )
-        ]
+        ],
+        durable=False,
     )
     message.reply = reply

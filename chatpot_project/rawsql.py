@@ -65,7 +65,7 @@ def fetchone(sql: str, params: Sequence = ()) -> tuple | None:
         return cursor.fetchone()
 
 
-def batch(statements: Sequence[Statement]) -> list[tuple]:
+def batch(statements: Sequence[Statement], *, durable: bool = True) -> list[tuple]:
     """Run the statements in order, in one round trip where the driver allows, and return
     the rows of the last one, which must return rows.
 
@@ -73,11 +73,20 @@ def batch(statements: Sequence[Statement]) -> list[tuple]:
     one text and run one after the other, as if sent apart; the first that fails raises,
     and the ones after it do not run. Each is planned once per connection (`PREPARE`),
     then only executed. SQLite runs in-process: they are run one by one.
+
+    `durable=False` is for what may be lost if the database server itself crashes within
+    a moment of the commit, never for money: outside a transaction, the statements are
+    then committed without waiting for PostgreSQL to flush them to disk (they are still
+    all or nothing, and nothing later can commit before them). Inside a transaction it
+    changes nothing: the transaction's own commit decides.
     """
     database = connections[DEFAULT_DB_ALIAS]
     with database.cursor() as cursor:
         if _sends_many_statements(database):
             statements = [_prepared(cursor, database, statement) for statement in statements]
+            if not durable and not database.in_atomic_block:
+                # Several statements sent as one are one transaction; this setting is its.
+                statements.insert(0, ("SET LOCAL synchronous_commit TO OFF", []))
             cursor.execute(
                 ";\n".join(sql for sql, _ in statements),
                 [value for _, params in statements for value in params],

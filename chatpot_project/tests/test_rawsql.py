@@ -1,5 +1,5 @@
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -51,3 +51,15 @@ def test_a_failing_statement_raises_and_its_transaction_keeps_nothing():
     assert (after.price_step, after.price_base) == (before.price_step, before.price_base)
     with transaction.atomic():  # what was planned in the failed transaction still runs
         assert change_step(11) == [(11, 12)]
+
+
+SETTING = ("SELECT current_setting('synchronous_commit')", [])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_need_not_wait_for_the_disk_does_not_and_no_other_is_affected():
+    assert rawsql.batch([SETTING], durable=False) == [("off",)]
+    assert rawsql.batch([SETTING]) == [("on",)]  # the setting was the batch's own
+    with transaction.atomic():  # inside a transaction its own commit decides
+        assert rawsql.batch([SETTING], durable=False) == [("on",)]
