@@ -4,11 +4,14 @@ import gc
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Measured on 2 cores (bench/, docs/PERFORMANCE.md): two single-threaded processes per
-# core sent the most messages per second, with the lowest tail latency. Connections wait in
-# the listening socket's one queue, which every process takes from, instead of queueing
-# behind a busy thread of one process; a process never waits for another thread's GIL.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * len(os.sched_getaffinity(0))))
+# Measured on 2 cores with PostgreSQL on the same cores (bench/, docs/PERFORMANCE.md):
+# single-threaded processes, one per core, sent the most messages per second with the
+# lowest tail latency (two per core did no better and spent more CPU on each message:
+# more transactions in flight collide on the pot). Connections wait in the listening
+# socket's one queue, which every process takes from, instead of queueing behind a busy
+# thread of one process; no process waits for another thread's GIL. With the database
+# on a host of its own, the processes wait on it more: raise WEB_CONCURRENCY.
+workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
 # With a remote model as the bot, replies wait on the network: give each process threads
 # (GUNICORN_THREADS=8, say), which runs gunicorn's threaded worker instead.
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

@@ -115,7 +115,14 @@ def audit(settings: Settings) -> str:
 def psql(settings: Settings, sql: str, database: str = "postgres") -> str:
     parts = urllib.parse.urlsplit(settings.admin_url)
     url = urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
-    done = subprocess.run(["psql", url, "-qtAc", sql], capture_output=True, text=True, check=False)
+    # The statement goes in on standard input: it can be longer than a command line.
+    done = subprocess.run(
+        ["psql", url, "-qtA", "-v", "ON_ERROR_STOP=1"],
+        input=sql,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"psql failed: {done.stderr}")
     return done.stdout.strip()
@@ -509,8 +516,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per load run")
     parser.add_argument("--runs", type=int, default=3, help="runs per level; medians are shown")
     parser.add_argument("--levels", default="1,8,32,128")
-    # gunicorn.conf.py's defaults: two single-threaded processes per core.
-    parser.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)))
+    # gunicorn.conf.py's defaults: a single-threaded process per core.
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--growth-players", type=int, default=100_000)
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
@@ -641,9 +648,11 @@ def main() -> None:
 
     if "scale" not in settings.skip:
         log("Scale-out: two gunicorn instances, one PostgreSQL, one Redis")
+        # The two instances share this machine's cores: each gets half the processes.
+        half = str(max(1, settings.workers // 2))
         with (
-            serving(settings, STATIC_ROOT=str(static)) as a,
-            serving(settings, STATIC_ROOT=str(static)) as b,
+            serving(settings, STATIC_ROOT=str(static), WEB_CONCURRENCY=half) as a,
+            serving(settings, STATIC_ROOT=str(static), WEB_CONCURRENCY=half) as b,
         ):
             halves = []
             threads = [
@@ -697,17 +706,18 @@ def main() -> None:
         with serving(settings, STATIC_ROOT=str(static), WEB_CONCURRENCY="2") as server:
 
             def kill_a_worker():
-                time.sleep(2)
-                victim = server.workers()[0]
-                os.kill(victim, signal.SIGKILL)
-                log(f"  killed worker {victim} with SIGKILL")
+                for _ in range(3):  # gunicorn starts a new worker each time
+                    time.sleep(settings.seconds / 4)
+                    victim = server.workers()[0]
+                    os.kill(victim, signal.SIGKILL)
+                    log(f"  killed worker {victim} with SIGKILL")
 
             killer = threading.Thread(target=kill_a_worker)
             killer.start()
             sends = retrying_clients([server.url], token_list, settings.seconds, 16)
             killer.join()
             faults["worker_sigkill"] = f"{check_sends(settings, sends)}; audit {audit(settings)}"
-            log(f"  worker killed mid-load: {faults['worker_sigkill']}")
+            log(f"  workers killed mid-load: {faults['worker_sigkill']}")
 
             def terminate_backends():
                 for _ in range(3):
