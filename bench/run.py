@@ -341,7 +341,7 @@ def pgbench_ceiling(settings: Settings, connections: int) -> float:
 # -- pages for one player ---------------------------------------------------------------
 
 
-def page_latency(url: str, username: str, password: str, samples: int = 40) -> dict:
+def page_latency(url: str, username: str, password: str, samples: int = 100) -> dict:
     """Median and p90 of the chat and wallet pages for a signed-in player, in ms."""
     status, _, response = request("GET", url + "/accounts/login/")
     cookies = {
