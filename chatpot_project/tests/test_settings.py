@@ -75,3 +75,24 @@ def test_throttle_rates_come_from_the_environment():
     assert '"send": "5/min"' in loaded.stdout, loaded.stderr
     assert '"register": "2/hour"' in loaded.stdout
     assert '"token": "30/min"' in loaded.stdout  # the default where none is given
+
+
+def test_loading_the_wsgi_app_imports_the_views_and_opens_no_connection():
+    # gunicorn loads the app once and then forks its workers: a connection opened while
+    # loading would be shared by every worker.
+    code = (
+        "import sys, chatpot_project.wsgi; from django.db import connections; "
+        "print('chat.api' in sys.modules, "
+        "[alias for alias in connections if connections[alias].connection is not None])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split("\n")[0] == "True []"
