@@ -197,14 +197,9 @@ def _open(*, player: User) -> _Opening:
     `player` needs only its key: the player is read here, and refused with
     `PlayerUnavailable` if they no longer exist or are no longer active.
     """
+    lock, advance, read = _open_statements(connection.vendor)
     count_params = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[1]
-    rows = batch(
-        [
-            (_OPEN_STATEMENTS[0], [player.pk]),
-            (_OPEN_STATEMENTS[1], [player.pk]),
-            (_OPEN_STATEMENTS[2], [*count_params, player.pk]),
-        ]
-    )
+    rows = batch([(lock, [player.pk]), (advance, [player.pk]), (read, [*count_params, player.pk])])
     if not rows:
         raise PlayerUnavailable()
     row = rows[0]
@@ -229,35 +224,26 @@ def _open(*, player: User) -> _Opening:
     )
 
 
-class _OpenStatements:
+@functools.cache
+def _open_statements(vendor: str) -> tuple[str, str, str]:
     """The texts of `_open`'s statements, written once per database vendor."""
-
-    def __getitem__(self, index: int) -> str:
-        return self._texts(connection.vendor)[index]
-
-    @staticmethod
-    @functools.cache
-    def _texts(vendor: str) -> tuple[str, str, str]:
-        game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
-        rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
-        player = ", ".join(f"u.{field}" for field in PLAYER_FIELDS)
-        count = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[0]
-        return (
-            f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}",  # noqa: S608
-            f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
-            "messages_sent = messages_sent + 1 WHERE id = %s",
-            f"SELECT {player}, a.id, a.balance, p.id, h.id, u.nonce - 1, "  # noqa: S608
-            f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
-            f"FROM {User._meta.db_table} u "
-            f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
-            f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
-            f"WHERE u.id = %s AND u.is_active AND p.kind = {constant(Account.Kind.POT)} "
-            f"AND h.kind = {constant(Account.Kind.HOUSE)} "
-            f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
-        )
-
-
-_OPEN_STATEMENTS = _OpenStatements()
+    game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
+    rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
+    player = ", ".join(f"u.{field}" for field in PLAYER_FIELDS)
+    count = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[0]
+    return (
+        f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}",  # noqa: S608
+        f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
+        "messages_sent = messages_sent + 1 WHERE id = %s",
+        f"SELECT {player}, a.id, a.balance, p.id, h.id, u.nonce - 1, "  # noqa: S608
+        f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
+        f"FROM {User._meta.db_table} u "
+        f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
+        f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
+        f"WHERE u.id = %s AND u.is_active AND p.kind = {constant(Account.Kind.POT)} "
+        f"AND h.kind = {constant(Account.Kind.HOUSE)} "
+        f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
+    )
 
 
 def _insert_message(**values) -> tuple[Message, Statement]:
