@@ -57,7 +57,7 @@ SETTING = ("SELECT current_setting('synchronous_commit')", [])
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_batch_that_need_not_wait_for_the_disk_does_not_and_no_other_is_affected():
     assert rawsql.batch([SETTING], durable=False) == [("off",)]
     assert rawsql.batch([SETTING]) == [("on",)]  # the setting was the batch's own
