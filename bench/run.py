@@ -626,6 +626,8 @@ def main() -> None:
             wrk(server.url, 32, settings.seconds, tokens)  # warm the caches; not counted
             grown = load_levels(settings, server, tokens, [32])[0]
             pages_grown = page_latency(server.url, *READER)
+            # And, at the same moment, a player of the load with a short history.
+            pages_beside = page_latency(server.url, "bench0", "bench-password-0")
         # This machine's speed drifts by 15 % and more over minutes (the database's own
         # ceiling with it): each run is also set against the ceiling measured beside it.
         ceiling_grown = pgbench_ceiling(settings, 32)
@@ -633,6 +635,7 @@ def main() -> None:
             "counts": counts,
             "load_32": asdict(grown),
             "pages": pages_grown,
+            "pages_short_history": pages_beside,
             "pgbench_tps_32": ceiling_grown,
         }
         empty_32 = (
@@ -651,6 +654,16 @@ def main() -> None:
             ),
             ("chat page", pages["/chat/"]["median_ms"], pages_grown["/chat/"]["median_ms"]),
             ("wallet page", pages["/wallet/"]["median_ms"], pages_grown["/wallet/"]["median_ms"]),
+            (
+                f"chat page, short history -> {settings.heavy_messages:,} messages, together",
+                pages_beside["/chat/"]["median_ms"],
+                pages_grown["/chat/"]["median_ms"],
+            ),
+            (
+                f"wallet page, short history -> {settings.heavy_messages:,} messages, together",
+                pages_beside["/wallet/"]["median_ms"],
+                pages_grown["/wallet/"]["median_ms"],
+            ),
         ]:
             if before:
                 change = (after - before) / before
