@@ -32,13 +32,17 @@ def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]
     price — as one SQL expression, for whichever pricing window `window` names. `player`,
     `round_id` and `window` are SQL of the enclosing statement (columns, or a placeholder
     whose value comes first). Only the named window's count runs."""
+    return _window_count_sql(player, round_id, window), [timestamp(start_of_today())]
+
+
+@functools.cache
+def _window_count_sql(player: str, round_id: str, window: str) -> str:
     count = f"(SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = {player}"  # noqa: S608
     by_round = constant(GameConfig.PricingWindow.ROUND)
     by_day = constant(GameConfig.PricingWindow.DAY)
     return (
         f"CASE {window} WHEN {by_round} THEN {count} AND m.round_id = {round_id}) "
-        f"WHEN {by_day} THEN {count} AND m.created_at >= %s) ELSE {count}) END",
-        [timestamp(start_of_today())],
+        f"WHEN {by_day} THEN {count} AND m.created_at >= %s) ELSE {count}) END"
     )
 
 

@@ -168,6 +168,8 @@ SETTLE_ATTEMPTS = 10
 
 
 PLAYER_FIELDS = ["id", "username", "client_seed"]
+# The price's count in `_open`'s statement: its player, round and config's window.
+COUNT_IN_OPEN = {"player": "u.id", "round_id": "r.id", "window": "c.pricing_window"}
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def _open(*, player: User) -> _Opening:
     `PlayerUnavailable` if they no longer exist or are no longer active.
     """
     lock, advance, read = _open_statements(connection.vendor)
-    count_params = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[1]
+    count_params = window_count(**COUNT_IN_OPEN)[1]
     rows = batch([(lock, [player.pk]), (advance, [player.pk]), (read, [*count_params, player.pk])])
     if not rows:
         raise PlayerUnavailable()
@@ -230,7 +232,7 @@ def _open_statements(vendor: str) -> tuple[str, str, str]:
     game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
     rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
     player = ", ".join(f"u.{field}" for field in PLAYER_FIELDS)
-    count = window_count(player="u.id", round_id="r.id", window="c.pricing_window")[0]
+    count = window_count(**COUNT_IN_OPEN)[0]
     return (
         f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}",  # noqa: S608
         f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608

@@ -138,7 +138,7 @@ def _count_script():
     return _redis().register_script(
         "local count = redis.call('INCR', KEYS[1]) "
         "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-        "return count",
+        "return count"
     )
 
 

@@ -53,12 +53,6 @@ def decimal(value: Decimal, max_digits: int, decimal_places: int):
     return connection.ops.adapt_decimalfield_value(value, max_digits, decimal_places)
 
 
-def fetchall(sql: str, params: Sequence = ()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def fetchone(sql: str, params: Sequence = ()) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

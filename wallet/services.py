@@ -67,16 +67,13 @@ def lock_accounts(
     The pot is last because every message needs it: whoever holds it should hold it for
     as short a time as possible, with nothing else left to wait for.
     """
-    owners, ids = list(owners), list(ids)
     conditions, params = [], []
-    if owners:
-        conditions.append(f"owner_id IN ({placeholders(len(owners))})")
-        params.extend(owners)
+    for column, values in (("owner_id", list(owners)), ("id", list(ids))):
+        if values:
+            conditions.append(f"{column} IN ({placeholders(len(values))})")
+            params.extend(values)
     if kinds := [constant(kind) for kind in kinds]:  # written in: see rawsql.constant
         conditions.append(f"kind IN ({', '.join(kinds)})")
-    if ids:
-        conditions.append(f"id IN ({placeholders(len(ids))})")
-        params.extend(ids)
     if not conditions:
         return {}
     order = (
