@@ -121,8 +121,10 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
     key = clean_idempotency_key(idempotency_key)
     try:
         result, config = _settle(player=player, text=text, key=key)
-    except IntegrityError:
-        # A concurrent request with the same key won the race; it holds the result.
+    except (IntegrityError, InsufficientFunds):
+        # Rolled back, counters and all. The key may name a message already sent: by an
+        # earlier request (which a player who can no longer pay may repeat), or by a
+        # concurrent one that won the race.
         if key is None or (result := _replay(player=player, text=text, key=key)) is None:
             raise
         return result
@@ -288,8 +290,6 @@ def _settle_in_round(
     check_length(text, max_chars=config.max_message_chars)
     price = config.price_for(n)
     if account.balance < price:
-        if key is not None and (replay := _replay(player=player, text=text, key=key)):
-            return replay, config
         raise InsufficientFunds(price=price, balance=account.balance)
     draw = fairness.draw(
         server_seed=pot_round.server_seed,

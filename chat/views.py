@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatpot_project.errors import ChatPotError
+from chatpot_project.paging import before_key
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
@@ -17,11 +18,6 @@ from .services import send_message
 
 REFUSAL_STATUS = {"insufficient_funds": 402, "idempotency_conflict": 409, "busy": 503}
 WIN_SESSION_KEY = "chatpot_win_message"
-
-
-def _before(request: HttpRequest) -> int | None:
-    value = request.GET.get("before", "")
-    return int(value) if value.isdigit() else None
 
 
 def _composer_context(request: HttpRequest, **extra) -> dict:
@@ -44,14 +40,14 @@ def chat(request: HttpRequest) -> HttpResponse:
             .select_related("round")
             .first()
         )
-    page = conversation_page(player=request.user, before=_before(request))
+    page = conversation_page(player=request.user, before=before_key(request))
     return render(request, "chat/chat.html", _composer_context(request, page=page, win=win))
 
 
 @require_GET
 @login_required
 def older(request: HttpRequest) -> HttpResponse:
-    page = conversation_page(player=request.user, before=_before(request))
+    page = conversation_page(player=request.user, before=before_key(request))
     return render(request, "chat/chat.html#older", {"page": page})
 
 

@@ -10,6 +10,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -32,6 +33,8 @@ DOMAIN_STATUS = {
     PlayerUnavailable: status.HTTP_401_UNAUTHORIZED,
 }
 
+TOO_LARGE = {"code": "too_large", "detail": "The request body is too large."}
+
 # DRF's own codes, renamed where the API promises another.
 CODE_NAMES = {"parse_error": "invalid", "not_found": "not_found", "throttled": "throttled"}
 
@@ -39,6 +42,8 @@ CODE_NAMES = {"parse_error": "invalid", "not_found": "not_found", "throttled": "
 def exception_handler(exc, context):
     if isinstance(exc, ChatPotError):
         return domain_error_response(exc)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(TOO_LARGE, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -267,3 +272,17 @@ ERRORS = {
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
+
+
+def document_body_limit(result, generator, request, public):
+    """drf-spectacular post-processing: any operation that reads a body may answer 413,
+    as every one does past Django's upload limit (`StrictJSONParser`)."""
+    too_large = {
+        "description": "`too_large`: the body is over the size the API reads.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("413", too_large)
+    return result

@@ -13,6 +13,7 @@ from . import rawsql
 # Tokens recently validated in this process. A client sends its access token with every
 # request until it expires, and a token's signature and claims cannot change.
 VALIDATED_TOKENS = 4096
+MAX_USER_ID = 2**63 - 1  # a BigAutoField's largest key
 
 
 class PlayerTokenAuthentication(JWTAuthentication):
@@ -52,10 +53,15 @@ class PlayerTokenAuthentication(JWTAuthentication):
 
     @staticmethod
     def _user_id(validated_token) -> int:
+        """The token's user id, a key the user table can hold: a signed token may still
+        name any number, and one beyond 64 bits must be refused, not sent to the database."""
         try:
-            return int(validated_token[jwt_settings.USER_ID_CLAIM])
+            user_id = int(validated_token[jwt_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
-            raise InvalidToken("Token contained no recognizable user identification") from None
+            user_id = None
+        if user_id is None or not 0 < user_id <= MAX_USER_ID:
+            raise InvalidToken("Token contained no recognizable user identification")
+        return user_id
 
 
 @functools.lru_cache(maxsize=VALIDATED_TOKENS)

@@ -295,6 +295,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chatpot_project.api.document_body_limit",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TransferKindEnum": "wallet.models.Transfer.Kind",
         "RoundOutcomeEnum": "pot.models.Round.Outcome",

@@ -33,3 +33,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "chatpot_project.error_views.bad_request"
+handler403 = "chatpot_project.error_views.permission_denied"
+handler404 = "chatpot_project.error_views.page_not_found"
+handler500 = "chatpot_project.error_views.server_error"

@@ -1,5 +1,6 @@
 """The ledger's invariants (DESIGN section 2), checked against the database."""
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Sum
 
+from accounts.models import User
 from chat.models import Message
 from pot.models import Round
 
@@ -52,6 +54,7 @@ def audit_ledger() -> AuditReport:
         _check_balances(report)
         _check_pot(report)
         _check_message_fees(report)
+        _check_player_counters(report)
         report.transfers = Transfer.objects.count()
         report.messages = Message.objects.count()
     return report
@@ -180,6 +183,43 @@ def _check_message_fees(report: AuditReport) -> None:
         .order_by()
     )
     _add(report, "Message raked more than once", [f"message #{m}" for m, _ in rakes[:50]])
+
+
+def _check_player_counters(report: AuditReport) -> None:
+    """Each player's draws take their nonces in turn: 0 with a new client seed, then one
+    more per message, none skipped; `messages_sent` counts the messages stored. A skipped
+    nonce means the receipts no longer count the player's messages."""
+    latest: dict[int, tuple[str, int]] = {}  # player -> (client seed, nonce) of their latest
+    sent: Counter[int] = Counter()
+    skipped = []
+    messages = Message.objects.order_by("player_id", "id").values_list(
+        "player_id", "pk", "client_seed", "nonce"
+    )
+    for player_id, pk, client_seed, nonce in messages.iterator(chunk_size=5000):
+        if nonce != 0 and latest.get(player_id) != (client_seed, nonce - 1):
+            skipped.append(f"message #{pk} drew with nonce {nonce}, {_after(latest, player_id)}")
+        latest[player_id] = (client_seed, nonce)
+        sent[player_id] += 1
+    miscounted = []
+    for player_id, username, client_seed, nonce, messages_sent in User.objects.values_list(
+        "pk", "username", "client_seed", "nonce", "messages_sent"
+    ).iterator(chunk_size=5000):
+        if nonce != 0 and latest.get(player_id) != (client_seed, nonce - 1):
+            skipped.append(f"{username}'s next nonce is {nonce}, {_after(latest, player_id)}")
+        if messages_sent != sent[player_id]:
+            miscounted.append(
+                f"{username} has sent {messages_sent} messages by the count, "
+                f"{sent[player_id]} are stored"
+            )
+    _add(report, "Nonce skipped or repeated", skipped)
+    _add(report, "Messages sent miscounted", miscounted)
+
+
+def _after(latest: dict[int, tuple[str, int]], player_id: int) -> str:
+    if player_id not in latest:
+        return "before any message"
+    client_seed, nonce = latest[player_id]
+    return f"after nonce {nonce} with client seed {client_seed}"
 
 
 def _first(queryset) -> list[int]:

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatpot_project.errors import ChatPotError
+from chatpot_project.paging import before_key
 
 from .selectors import player_account, transfer_history
 from .services import claim_daily, next_claim_at
@@ -16,17 +17,15 @@ TRANSFERS_PER_PAGE = 20
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
     account = player_account(request.user)
-    before = request.GET.get("before", "")
-    page = transfer_history(
-        account=account, before=int(before) if before.isdigit() else None, size=TRANSFERS_PER_PAGE
-    )
+    before = before_key(request)
+    page = transfer_history(account=account, before=before, size=TRANSFERS_PER_PAGE)
     return render(
         request,
         "wallet/wallet.html",
         {
             "account": account,
             "page": page,
-            "first_page": not before,
+            "first_page": before is None,
             "next_claim_at": next_claim_at(account),
         },
     )

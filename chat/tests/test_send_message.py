@@ -16,6 +16,7 @@ from pot.models import Round
 from wallet.audit import audit_ledger
 from wallet.errors import InsufficientFunds
 from wallet.models import Transfer
+from wallet.services import claim_daily
 
 pytestmark = pytest.mark.django_db
 
@@ -306,3 +307,19 @@ def test_a_player_deactivated_before_the_send_is_refused_and_charged_nothing(pla
     assert not Message.objects.exists()
     player.refresh_from_db()
     assert (player.nonce, player.messages_sent) == (0, 0)
+
+
+def test_a_replay_by_a_player_who_can_no_longer_pay_moves_no_counter(player, no_wins):
+    for n in range(5):
+        send(player, key=f"k-{n}")
+    player.refresh_from_db()
+    before = (player.nonce, player.messages_sent)
+    for _ in range(3):
+        assert send(player, key="k-4").replayed
+    with pytest.raises(InsufficientFunds):
+        send(player, key="k-new")
+    player.refresh_from_db()
+    assert (player.nonce, player.messages_sent) == before == (5, 5)
+    # After a claim, the next message takes the next nonce: the receipts count the messages.
+    claim_daily(player=player)
+    assert send(player, key="k-5").message.nonce == 5

@@ -1,7 +1,9 @@
 """Schemathesis against a live server: every operation of the generated schema, fed
-generated (and deliberately wrong) input with a valid token, never answers 5xx and always
-answers what the schema promises."""
+generated (and deliberately wrong) input with a valid token, and what an attacker would
+send instead (tests/api/hostile_inputs.py), never answers 5xx and always answers what the
+schema promises."""
 
+import os
 import re
 import subprocess
 import sys
@@ -27,17 +29,33 @@ CHECKS = ",".join(
     ]
 )
 SCHEMATHESIS = Path(sys.executable).with_name("st")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def token(db) -> str:
+def player(db) -> User:
     operator = User.objects.create_superuser("fuzz-op", "op@example.com", "a-long-enough-pass")
     player = User.objects.create_user("fuzzer", password="a-long-enough-passphrase")
     grant_credits(player=player, amount=100_000, actor=operator, memo="fuzzing")
+    return player
+
+
+@pytest.fixture
+def token(player) -> str:
     return str(RefreshToken.for_user(player).access_token)
 
 
-def test_every_operation_keeps_its_promises(live_server, token, settings, tmp_path):
+@pytest.fixture
+def far_user_token(player) -> str:
+    """Correctly signed, naming a user id beyond 64 bits."""
+    access = RefreshToken.for_user(player).access_token
+    access["user_id"] = str(2**64 + 7)
+    return str(access)
+
+
+def test_every_operation_keeps_its_promises(
+    live_server, token, far_user_token, settings, tmp_path
+):
     # Generous limits, so the fuzzer explores instead of meeting 429 on every call.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -50,6 +68,8 @@ def test_every_operation_keeps_its_promises(live_server, token, settings, tmp_pa
     run = subprocess.run(
         [
             str(SCHEMATHESIS),
+            "--config-file",
+            str(ROOT / "tests" / "api" / "schemathesis.toml"),
             "run",
             f"{live_server.url}/api/schema/",
             "--header",
@@ -71,6 +91,12 @@ def test_every_operation_keeps_its_promises(live_server, token, settings, tmp_pa
             str(tmp_path),
         ],
         cwd=tmp_path,  # the CLI keeps a cache in its working directory
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.api.hostile_inputs",
+            "PYTHONPATH": str(ROOT),
+            "FUZZ_FAR_USER_TOKEN": far_user_token,
+        },
         capture_output=True,
         text=True,
         timeout=900,

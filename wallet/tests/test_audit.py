@@ -6,6 +6,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
 
+from accounts.models import User
+from accounts.services import set_client_seed
 from chat.models import Message
 from chat.services import send_message
 from pot.models import Round
@@ -113,3 +115,34 @@ def test_wrong_payout_is_reported(activity):
     Round.objects.filter(outcome="won").update(payout=F("payout") + 1)
     _, report = audit_failure()
     assert "A round's payout differs from what was paid" in report
+
+
+def test_a_skipped_nonce_is_reported(activity):
+    alice, _ = activity
+    User.objects.filter(pk=alice.pk).update(nonce=F("nonce") + 1)  # as the replay bug did
+    _, report = audit_failure()
+    assert "Nonce skipped or repeated" in report
+    assert f"{alice.username}'s next nonce is 5, after nonce 3" in report
+    send_message(player=alice, body="after the gap")
+    _, report = audit_failure()
+    message = Message.objects.filter(player=alice).latest("pk")
+    assert f"message #{message.pk} drew with nonce 5, after nonce 3" in report
+
+
+def test_a_miscounted_player_is_reported(activity):
+    alice, _ = activity
+    User.objects.filter(pk=alice.pk).update(messages_sent=F("messages_sent") + 1)
+    _, report = audit_failure()
+    assert f"Messages sent miscounted: {alice.username} has sent 5 messages by the count, 4" in (
+        report
+    )
+
+
+def test_a_new_client_seed_starts_the_nonces_again_cleanly(activity):
+    alice, _ = activity
+    set_client_seed(player=alice, client_seed="fresh-seed")
+    assert "Ledger audit: clean" in audit()
+    send_message(player=alice, body="first with the new seed")
+    set_client_seed(player=alice, client_seed="fresh-seed")  # the same seed again: nonce 0
+    send_message(player=alice, body="first again")
+    assert "Ledger audit: clean" in audit()
