@@ -1,13 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from chatpot_project.admin import ReadOnlyAdmin
 from chatpot_project.errors import ChatPotError
 from wallet.services import grant_credits, open_player_account
 
 from .models import User
+
+# Who may do what in the admin: only superusers hand out powers.
+PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 
 
 class GrantForm(forms.Form):
@@ -33,6 +39,23 @@ class PlayerAdmin(UserAdmin):
     def has_delete_permission(self, request, obj=None):
         # A player's account and transfers are history; deactivate instead of deleting.
         return False
+
+    def has_change_permission(self, request, obj=None):
+        """Staff who are not superusers change players only: never an operator's account,
+        whose password they could otherwise set (and so act as that operator)."""
+        if (
+            obj is not None
+            and not request.user.is_superuser
+            and (obj.is_staff or obj.is_superuser)
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*super().get_readonly_fields(request, obj)]
+        if not request.user.is_superuser:
+            fields += [name for name in PRIVILEGE_FIELDS if name not in fields]
+        return fields
 
     def save_model(self, request, obj, form, change):
         # The admin's add form saves the user directly; every user still gets an account.
@@ -69,3 +92,58 @@ class PlayerAdmin(UserAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/accounts/user/grant_credits.html", context)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(GroupAdmin):
+    """A group is a set of powers: only superusers make or change one."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+# simplejwt's own admin shows each refresh token whole: a credential anyone who may view
+# the table could use. Operators see who holds tokens and until when, never the tokens.
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(OutstandingToken)
+class IssuedTokenAdmin(ReadOnlyAdmin):
+    fields = ["jti", "user", "created_at", "expires_at", "revoked"]
+    readonly_fields = fields
+    list_display = ["jti", "user", "created_at", "expires_at", "revoked"]
+    list_select_related = ["user", "blacklistedtoken"]
+    search_fields = ["user__username", "jti"]
+    ordering = ["-created_at"]
+
+    @admin.display(boolean=True, description="Revoked")
+    def revoked(self, token: OutstandingToken) -> bool:
+        return hasattr(token, "blacklistedtoken")
+
+
+@admin.register(BlacklistedToken)
+class RevokedTokenAdmin(ReadOnlyAdmin):
+    fields = ["jti", "user", "blacklisted_at"]
+    readonly_fields = fields
+    list_display = ["jti", "user", "blacklisted_at"]
+    list_select_related = ["token__user"]
+    search_fields = ["token__user__username", "token__jti"]
+    ordering = ["-blacklisted_at"]
+
+    @admin.display(description="jti", ordering="token__jti")
+    def jti(self, revoked: BlacklistedToken) -> str:
+        return revoked.token.jti
+
+    @admin.display(description="user", ordering="token__user")
+    def user(self, revoked: BlacklistedToken):
+        return revoked.token.user

@@ -10,7 +10,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from chat.selectors import price_quote
-from chatpot_project.api import RegisterThrottle, TokenThrottle, error_responses
+from chatpot_project.api import error_responses
+from chatpot_project.throttling import RegisterThrottle, TokenThrottle
 
 from .errors import UsernameTaken
 from .serializers import (

@@ -8,9 +8,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chatpot_project.api import SendThrottle, error_responses, exception_handler
+from chatpot_project.api import error_responses, exception_handler
 from chatpot_project.authentication import PlayerTokenAuthentication
 from chatpot_project.parsers import StrictJSONParser
+from chatpot_project.throttling import SendThrottle
 
 from .errors import PlayerUnavailable
 from .selectors import conversation

@@ -6,8 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from chatpot_project.errors import ChatPotError
+from chatpot_project.errors import ChatPotError, RateLimited
 from chatpot_project.paging import before_key
+from chatpot_project.throttling import limit
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
@@ -16,7 +17,12 @@ from .models import Message
 from .selectors import conversation_page, price_quote
 from .services import send_message
 
-REFUSAL_STATUS = {"insufficient_funds": 402, "idempotency_conflict": 409, "busy": 503}
+REFUSAL_STATUS = {
+    "insufficient_funds": 402,
+    "idempotency_conflict": 409,
+    "busy": 503,
+    "throttled": 429,
+}
 WIN_SESSION_KEY = "chatpot_win_message"
 
 
@@ -56,6 +62,7 @@ def older(request: HttpRequest) -> HttpResponse:
 def send(request: HttpRequest) -> HttpResponse:
     body = request.POST.get("body", "")
     try:
+        limit("send", str(request.user.pk))  # counted with the player's API sends
         result = send_message(
             player=request.user,
             body=body,
@@ -81,15 +88,19 @@ def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResp
     if request.htmx:
         # 200, so htmx applies the out-of-band updates; the conversation is left as it was.
         context = _composer_context(request, error=refused.detail, oob=True)
-        return render(request, "chat/chat.html#refused", context)
-    context = _composer_context(
-        request,
-        page=conversation_page(player=request.user),
-        error=refused.detail,
-        body=body,
-    )
-    status = REFUSAL_STATUS.get(refused.code, 400)
-    return render(request, "chat/chat.html", context, status=status)
+        response = render(request, "chat/chat.html#refused", context)
+    else:
+        context = _composer_context(
+            request,
+            page=conversation_page(player=request.user),
+            error=refused.detail,
+            body=body,
+        )
+        status = REFUSAL_STATUS.get(refused.code, 400)
+        response = render(request, "chat/chat.html", context, status=status)
+    if isinstance(refused, RateLimited):
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @require_POST

@@ -1,22 +1,13 @@
-"""What every API view shares: throttles, and errors with a stable `code`."""
+"""What every API view shares: errors with a stable `code`, and their schema."""
 
-import functools
 import math
-import os
-import threading
-import time
 
-import redis
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from chat.errors import IdempotencyConflict, PlayerUnavailable, PotBusy
@@ -110,117 +101,6 @@ def _first_message(detail) -> str:
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in JSON too."""
     return JsonResponse({"code": "not_found", "detail": "No such API endpoint."}, status=404)
-
-
-@functools.cache
-def _redis_url() -> str | None:
-    """The cache's Redis, if the cache is Redis."""
-    cache_settings = settings.CACHES["default"]
-    return cache_settings["LOCATION"] if cache_settings["BACKEND"].endswith("RedisCache") else None
-
-
-_clients = threading.local()
-
-
-def _redis() -> "redis.Redis | None":
-    """This thread's client of the cache's Redis, holding one connection, as each thread
-    holds its own database connection: no pool to take it from and give it back to on
-    every command. A process forked from this one makes its own."""
-    url = _redis_url()
-    if url is None:
-        return None
-    client = getattr(_clients, "client", None)
-    if client is None or _clients.pid != os.getpid():
-        client = _clients.client = redis.Redis.from_url(url, single_connection_client=True)
-        _clients.pid = os.getpid()
-    return client
-
-
-@functools.cache
-def _count_script():
-    # INCR, and EXPIRE on the window's first request: one command, atomic in Redis.
-    # Each call names the thread's client; the one it is registered with is only a default.
-    return _redis().register_script(
-        "local count = redis.call('INCR', KEYS[1]) "
-        "if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-        "return count"
-    )
-
-
-def _uses_redis() -> bool:
-    return _redis_url() is not None
-
-
-def count_request(key: str, *, timeout: int) -> int:
-    """Count one more request under `key`, atomically, in the shared cache.
-
-    With Redis: one script that increments the count and starts the window's expiry,
-    in one round trip. Otherwise the cache's own add and incr (the local-memory cache is
-    one process's, and atomic within it).
-    """
-    client = _redis()
-    if client is not None:  # the key is the cache's own, made from ours, which is valid
-        return _count_script()(keys=[cache.make_key(key)], args=[timeout], client=client)
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window's key expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
-
-
-class FixedWindowThrottle(BaseThrottle):
-    """At most N requests per window, counted in the shared cache with an atomic increment,
-    so every process behind the load balancer counts against the same limit."""
-
-    scope = ""
-
-    def __init__(self):
-        number, period = self.parse_rate(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
-        self.number, self.period = number, period
-        self._wait = 0.0
-
-    @staticmethod
-    def parse_rate(rate: str) -> tuple[int, int]:
-        number, unit = rate.split("/")
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit.strip()[0].lower()]
-        return int(number), seconds
-
-    def identity(self, request) -> str:
-        raise NotImplementedError
-
-    def allow_request(self, request, view) -> bool:
-        now = time.time()
-        window = int(now // self.period)
-        key = f"throttle:{self.scope}:{self.identity(request)}:{window}"
-        count = count_request(key, timeout=self.period + 1)
-        if count > self.number:
-            self._wait = (window + 1) * self.period - now
-            return False
-        return True
-
-    def wait(self) -> float:
-        return self._wait
-
-
-class PerAddressThrottle(FixedWindowThrottle):
-    def identity(self, request) -> str:
-        return self.get_ident(request)
-
-
-class RegisterThrottle(PerAddressThrottle):
-    scope = "register"
-
-
-class TokenThrottle(PerAddressThrottle):
-    scope = "token"
-
-
-class SendThrottle(FixedWindowThrottle):
-    scope = "send"
-
-    def identity(self, request) -> str:
-        return str(request.user.pk)
 
 
 class TextField(serializers.CharField):

@@ -1,6 +1,10 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from axes.models import AccessAttempt
 from django.db.utils import OperationalError
+from django.test import Client
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +78,22 @@ def test_healthz_says_when_the_database_is_unreachable(client, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "unreachable"}
+
+
+def test_a_lock_out_says_the_time_actually_left(api, player):
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    credentials = {"username": player.username, "password": "wrong"}
+    with time_machine.travel(start, tick=False):
+        for _ in range(5):
+            api.post("/api/v1/auth/token", credentials, format="json")
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        locked = api.post("/api/v1/auth/token", credentials, format="json")
+        assert locked.json()["retry_after"] == 10 * 60
+        assert locked["Retry-After"] == "600"
+    with time_machine.travel(start + timedelta(minutes=14, seconds=30), tick=False):
+        page = site_login(client := Client(), player.username, PASSWORD)
+        assert page.status_code == 429
+        assert page["Retry-After"] == "30"
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        # The tries while locked out did not start the cool-off again.
+        assert site_login(client, player.username, PASSWORD).status_code == 302
