@@ -1,4 +1,5 @@
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -87,3 +88,29 @@ def api_as():
         return client
 
     return api_as
+
+
+@pytest.fixture
+def replies(db):
+    """Have a worker write the replies waiting to be written, now, in this thread (so on
+    the test's own database connection)."""
+    from chat.worker import Worker
+
+    def replies() -> None:
+        async_to_sync(Worker(concurrency=64).drain)()
+
+    return replies
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db):
+    """The site under uvicorn (streams included), on the test's database."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from tests.asgi_server import ASGILiveServer
+
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]):
+        server = ASGILiveServer()
+        yield server
+        server.stop()

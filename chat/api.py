@@ -1,12 +1,13 @@
 import io
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import ListAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from chatpot_project.api import error_responses, exception_handler
 from chatpot_project.authentication import PlayerTokenAuthentication
@@ -14,7 +15,9 @@ from chatpot_project.parsers import StrictJSONParser
 from chatpot_project.throttling import SendThrottle
 
 from .errors import PlayerUnavailable
-from .selectors import conversation
+from .models import Message
+from .replies import stop_reply
+from .selectors import conversation, player_message
 from .serializers import MessageSerializer, SendSerializer, SentSerializer, message_data
 from .services import send_message
 
@@ -51,7 +54,7 @@ class MessagesView(ListAPIView):
         request=SendSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: SentSerializer, **error_responses(400, 401, 402, 409, 429, 503)},
-        summary="Send a message: pay its price, draw, and get the keeper's reply",
+        summary="Send a message: pay its price and draw; the keeper's reply follows",
         tags=["chat"],
     )
     def post(self, request: Request) -> Response:
@@ -128,3 +131,36 @@ def sent(user, data, headers) -> Response:
     }
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+MESSAGE_ID = OpenApiParameter("message_id", int, OpenApiParameter.PATH, description="Message")
+
+
+def _own_message(request: Request, message_id: int) -> Message:
+    if (message := player_message(player=request.user, message_id=message_id)) is None:
+        raise Http404
+    return message
+
+
+class MessageView(APIView):
+    @extend_schema(
+        parameters=[MESSAGE_ID],
+        responses={200: MessageSerializer, **error_responses(401, 404)},
+        summary="One of the player's messages (poll it instead of following its stream)",
+        tags=["chat"],
+    )
+    def get(self, request: Request, message_id: int) -> Response:
+        return Response(message_data(_own_message(request, message_id)))
+
+
+class StopView(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[MESSAGE_ID],
+        responses={200: MessageSerializer, **error_responses(401, 404)},
+        summary="Stop the keeper's reply: it keeps what was written; the charge stands",
+        tags=["chat"],
+    )
+    def post(self, request: Request, message_id: int) -> Response:
+        message = stop_reply(message=_own_message(request, message_id))
+        return Response(message_data(message))

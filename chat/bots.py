@@ -5,17 +5,18 @@ settled) into plain text. It runs after the money has moved and never moves mone
 its words are stored and shown, never read back by the game.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
 import math
-import time
-import urllib.error
-import urllib.request
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -59,8 +60,11 @@ class BotContext:
 
 class Bot(Protocol):
     history_turns: int  # how many earlier exchanges the bot wants in its context
+    instant: bool  # answers at once, without waiting on anything (no stream to follow)
 
-    def reply(self, context: BotContext) -> str: ...
+    def stream(self, context: BotContext) -> AsyncIterator[str]:
+        """The reply, piece by piece as it is written; raises BotUnavailable if it cannot."""
+        ...
 
 
 def detect_intent(text: str) -> str:
@@ -81,6 +85,10 @@ class BuiltinBot:
     """Offline and instant: answers what the player asks with the live figures."""
 
     history_turns = 0
+    instant = True
+
+    async def stream(self, context: BotContext) -> AsyncIterator[str]:
+        yield self.reply(context)
 
     def reply(self, context: BotContext) -> str:
         figures = {
@@ -141,9 +149,11 @@ class BotUnavailable(Exception):
 
 
 class OpenAICompatibleBot:
-    """Any server speaking POST /v1/chat/completions; the built-in bot covers its failures."""
+    """Any server speaking POST /v1/chat/completions, asked to stream its answer
+    (`"stream": true`): server-sent chunks `data: {...delta...}`, then `data: [DONE]`."""
 
     history_turns = 4
+    instant = False
 
     def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float):
         if not base_url.startswith(("http://", "https://")):
@@ -152,14 +162,6 @@ class OpenAICompatibleBot:
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
-        self.fallback = BuiltinBot()
-
-    def reply(self, context: BotContext) -> str:
-        try:
-            return self._ask(context)
-        except BotUnavailable as problem:
-            logger.warning("Chatbot fell back to the built-in reply: %s", problem)
-            return self.fallback.reply(context)
 
     def system_prompt(self, context: BotContext) -> str:
         open_round = context.round_number + (1 if context.won else 0)
@@ -181,53 +183,87 @@ class OpenAICompatibleBot:
             f"per 24 hours. {outcome}"
         )
 
-    def _ask(self, context: BotContext) -> str:
+    def request_body(self, context: BotContext) -> dict:
         messages = [{"role": "system", "content": self.system_prompt(context)}]
         for text, reply in context.history:
             messages.append({"role": "user", "content": text})
             if reply:
                 messages.append({"role": "assistant", "content": reply})
         messages.append({"role": "user", "content": context.text})
-        body = json.dumps(
-            {"model": self.model, "messages": messages, "max_tokens": 200, "temperature": 0.7}
-        ).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        return {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": 200,
+            "temperature": 0.7,
+            "stream": True,
+        }
+
+    async def stream(self, context: BotContext) -> AsyncIterator[str]:
+        headers = {"Accept": "text/event-stream"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked in __init__
-            self.url, data=body, headers=headers, method="POST"
-        )
-        deadline = time.monotonic() + self.timeout
         try:
-            # The scheme was checked in __init__: http or https only.
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                raw = self._read_until(response, deadline)
-        except urllib.error.HTTPError as error:
-            raise BotUnavailable(f"the model server answered {error.code}") from None
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise BotUnavailable(f"no answer from {self.url}: {reason}") from None
-        try:
-            content = json.loads(raw)["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise BotUnavailable("the model server's answer was not a chat completion") from None
-        if not isinstance(content, str) or not content.strip():
-            raise BotUnavailable("the model server's answer was empty")
-        return clean_reply(content)
+            async with model_client().stream(
+                "POST",
+                self.url,
+                json=self.request_body(context),
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout),
+            ) as response:
+                if response.status_code != 200:
+                    raise BotUnavailable(f"the model server answered {response.status_code}")
+                async for line in response.aiter_lines():
+                    if (piece := _chunk_text(line)) is _DONE:
+                        return
+                    if piece:
+                        yield piece
+                raise BotUnavailable("the model's stream ended before its [DONE]")
+        except httpx.HTTPError as error:
+            raise BotUnavailable(f"no answer from {self.url}: {error!r}") from None
 
-    def _read_until(self, response, deadline: float) -> bytes:
-        """Read the body, but never past the deadline, however slowly the bytes trickle."""
-        chunks = []
-        while chunk := response.read1(65536):
-            chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reply took longer than {self.timeout} s")
-        return b"".join(chunks)
+
+_DONE = object()
+
+
+def _chunk_text(line: str):
+    """The text of one line of a streamed chat completion: a `data:` line's delta, `_DONE`
+    for `data: [DONE]`, None for anything else an event stream may hold (comments, blank
+    lines, other fields)."""
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return _DONE
+    try:
+        delta = json.loads(data)["choices"][0]["delta"]
+        content = delta.get("content") if isinstance(delta, dict) else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise BotUnavailable("the model server sent a chunk that is not a completion") from None
+    if content is not None and not isinstance(content, str):
+        raise BotUnavailable("the model server sent a chunk whose content is not text")
+    return clean_piece(content or "")
+
+
+# One HTTP client (and so one pool of kept-alive connections) per event loop.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    if (client := _clients.get(loop)) is None:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        client = _clients[loop] = httpx.AsyncClient(limits=limits)
+    return client
+
+
+def clean_piece(text: str) -> str:
+    """Printable text only: a piece is shown as it comes, and escaped again when shown."""
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
 
 
 def clean_reply(text: str) -> str:
     """Plain, printable text of a sensible length; it is escaped again when shown."""
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    text = clean_piece(text).strip()
     if len(text) > MAX_REPLY_CHARS:
         text = text[: MAX_REPLY_CHARS - 1].rstrip() + "…"
     return text

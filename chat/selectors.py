@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from chatpot_project.paging import MAX_KEY
 from chatpot_project.rawsql import constant, fetchone, timestamp
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
@@ -98,6 +99,14 @@ def price_quote(*, player: User) -> Quote:
 def conversation(*, player: User) -> QuerySet[Message]:
     """The player's messages, newest first."""
     return Message.objects.filter(player=player).select_related("round").order_by("-id")
+
+
+def player_message(*, player: User | int, message_id: int) -> Message | None:
+    """One of the player's messages, or None: another player's, or none at all (a key
+    beyond what the table holds included)."""
+    if not 0 < message_id <= MAX_KEY:
+        return None
+    return conversation(player=player).filter(pk=message_id).first()
 
 
 @dataclass(frozen=True)

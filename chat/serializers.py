@@ -1,10 +1,12 @@
 import copy
+import functools
 
+from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 
 from chatpot_project.api import TextField
 
-from .models import Message
+from .models import FINISHED_REPLIES, Message
 
 TIMESTAMP = serializers.DateTimeField()
 
@@ -19,16 +21,48 @@ class DrawSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     reply = serializers.CharField(
-        allow_null=True, help_text="The keeper's reply; null until it is ready."
+        allow_null=True,
+        help_text="The keeper's reply; null until it is complete (`reply_status` done or "
+        "stopped). Follow `reply_stream` to see it being written.",
+    )
+    reply_status = serializers.ChoiceField(
+        choices=Message.ReplyStatus.choices,
+        help_text="`pending` (waiting for a worker), `streaming` (being written), `done`, or "
+        "`stopped` (by the player: the reply keeps what was written).",
+    )
+    reply_stream = serializers.CharField(
+        help_text="Where the reply streams as server-sent events (relative to the site): "
+        "`token` events with the next piece, then one `done` with the message."
     )
     draw = DrawSerializer(source="*")
 
     class Meta:
         model = Message
-        fields = ["id", "body", "price", "won", "payout", "reply", "created_at", "draw"]
+        fields = [
+            "id",
+            "body",
+            "price",
+            "won",
+            "payout",
+            "reply",
+            "reply_status",
+            "reply_stream",
+            "created_at",
+            "draw",
+        ]
 
     def to_representation(self, message: Message) -> dict:
         return message_data(message)
+
+
+def reply_stream_url(message_id: int) -> str:
+    return f"{_messages_url(get_script_prefix())}{message_id}/stream"
+
+
+@functools.lru_cache(maxsize=4)
+def _messages_url(script_prefix: str) -> str:
+    """Where the messages' own URLs start: reversed once, not for every message sent."""
+    return reverse("api-message-stream", args=[1]).removesuffix("1/stream")
 
 
 def message_data(message: Message) -> dict:
@@ -41,7 +75,9 @@ def message_data(message: Message) -> dict:
         "price": message.price,
         "won": message.won,
         "payout": message.payout,
-        "reply": message.reply or None,
+        "reply": message.reply if message.reply_status in FINISHED_REPLIES else None,
+        "reply_status": message.reply_status,
+        "reply_stream": reply_stream_url(message.pk),
         "created_at": TIMESTAMP.to_representation(message.created_at),
         "draw": {
             "round": message.round.number,

@@ -5,6 +5,7 @@ import math
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -98,6 +99,7 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+@csrf_exempt  # changes nothing, whatever the method: a POST gets the same 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Unknown API paths answer in JSON too."""
     return JsonResponse({"code": "not_found", "detail": "No such API endpoint."}, status=404)
@@ -165,4 +167,86 @@ def document_body_limit(result, generator, request, public):
         for operation in operations.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("413", too_large)
+    return result
+
+
+def event_stream(names: list[str]) -> dict:
+    """A stream of server-sent events: each an `event` name and its `data`, JSON text."""
+    return {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "event": {"type": "string", "enum": names},
+                    "data": {"type": "string", "description": "The event's data, as JSON."},
+                },
+                "required": ["event", "data"],
+            }
+        }
+    }
+
+
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+MESSAGE_ID = {
+    "in": "path",
+    "name": "message_id",
+    "schema": {"type": "integer"},
+    "required": True,
+    "description": "Message",
+}
+# The streams are async views (chat.streams, pot.streams), which drf-spectacular does not
+# read: they are described here, as a client sees them.
+STREAMS = {
+    "/api/v1/messages/{message_id}/stream": {
+        "get": {
+            "operationId": "messages_stream",
+            "summary": "The keeper's reply as it is written (server-sent events)",
+            "description": (
+                '`event: token` with `data: {"text": "<the next piece>"}`, then one '
+                "`event: done` whose data is the message as `GET /api/v1/messages/{id}` shows "
+                "it; the stream then ends. A client that comes late first gets the text so far "
+                "as one `token`; a finished reply answers `done` at once. A comment line "
+                "(`: keep-alive`) comes every 15 s while nothing else does. A bearer token, or "
+                "the session of the site's pages."
+            ),
+            "tags": ["chat"],
+            "parameters": [MESSAGE_ID],
+            "security": [{"jwtAuth": []}],
+            "responses": {
+                "200": {
+                    "description": "The stream of events.",
+                    "content": event_stream(["token", "done"]),
+                },
+                "401": {"description": "Missing, expired or invalid token.", "content": ERROR},
+                "404": {"description": "`not_found`: no message of yours.", "content": ERROR},
+            },
+        }
+    },
+    "/api/v1/events": {
+        "get": {
+            "operationId": "events",
+            "summary": "The pot and its winners as they change (server-sent events)",
+            "description": (
+                "Public. First the open round and the pot, then as they happen: "
+                "`event: pot` `{round, amount}` (at most 4 a second, always the latest), "
+                "`event: win` `{round, winner, payout, server_seed}` for every win, and "
+                "`event: round` `{round, server_seed_hash}` when a round opens. A comment "
+                "line (`: keep-alive`) comes every 15 s while nothing else does."
+            ),
+            "tags": ["pot"],
+            "security": [{}],
+            "responses": {
+                "200": {
+                    "description": "The stream of events.",
+                    "content": event_stream(["pot", "win", "round"]),
+                }
+            },
+        }
+    },
+}
+
+
+def document_streams(result, generator, request, public):
+    """drf-spectacular post-processing: the stream endpoints, in the schema."""
+    result.setdefault("paths", {}).update(STREAMS)
     return result

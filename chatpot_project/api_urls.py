@@ -2,13 +2,20 @@ from django.urls import path, re_path
 
 from accounts import api as accounts_api
 from chat import api as chat_api
+from chat import streams as chat_streams
 from pot import api as pot_api
+from pot import streams as pot_streams
 from wallet import api as wallet_api
 
 from .api import api_not_found
 
 urlpatterns = [
     path("messages", chat_api.MessagesView.as_view(), name="api-messages"),  # the busiest
+    path("messages/<int:message_id>", chat_api.MessageView.as_view(), name="api-message"),
+    path("messages/<int:message_id>/stop", chat_api.StopView.as_view(), name="api-message-stop"),
+    # Streams: async views, served by the ASGI process (docs/OPERATIONS.md).
+    path("messages/<int:message_id>/stream", chat_streams.reply_stream, name="api-message-stream"),
+    path("events", pot_streams.events, name="api-events"),
     path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="api-token"),
     path("auth/token/refresh", accounts_api.TokenRotateView.as_view(), name="api-token-refresh"),

@@ -4,7 +4,7 @@ stable `code`."""
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 
 from .api import TOO_LARGE
 
@@ -40,4 +40,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return defaults.server_error(request)
     return JsonResponse(
         {"code": "server_error", "detail": "Something went wrong on our side."}, status=500
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if not _is_api(request):
+        return csrf.csrf_failure(request, reason)
+    return JsonResponse(
+        {"code": "permission_denied", "detail": "CSRF verification failed."}, status=403
     )

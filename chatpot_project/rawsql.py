@@ -128,6 +128,35 @@ def _preparable(sql: str, count: int) -> tuple[str, str]:
     return name, text
 
 
+def insert(obj, *, read: dict[str, Statement] | None = None) -> Statement:
+    """The INSERT of an unsaved model instance: every concrete field, each value prepared
+    as the ORM prepares it for saving (its default, `auto_now_add`, the database's own
+    types), so a field added to the model is stored without a change here. `read` gives
+    fields whose value an SQL expression reads instead, as (text, parameters)."""
+    model = type(obj)
+    read = read or {}
+    database = connections[DEFAULT_DB_ALIAS]
+    fields = _insert_fields(model)
+    slots, params = [], []
+    for field in fields:
+        value = field.pre_save(obj, True)
+        if field.attname in read:
+            sql, expression_params = read[field.attname]
+            slots.append(sql)
+            params.extend(expression_params)
+        else:
+            slots.append("%s")
+            params.append(field.get_db_prep_save(value, database))
+    columns = ", ".join(field.column for field in fields)
+    table = model._meta.db_table
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(slots)})", params  # noqa: S608
+
+
+@functools.cache
+def _insert_fields(model) -> tuple:
+    return tuple(model._meta.concrete_fields)
+
+
 def next_key(model) -> str:
     """An SQL expression that reserves the key the next row of `model` gets, so statements
     sent together with its insert can refer to it. PostgreSQL takes it from the table's

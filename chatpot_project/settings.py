@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "axes",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
@@ -179,6 +180,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+CSRF_FAILURE_VIEW = "chatpot_project.error_views.csrf_failure"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
 LOGOUT_REDIRECT_URL = "home"
@@ -237,7 +240,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A line per task started and finished, a line per model request: too many with
+        # a reply per message.
+        "django.tasks": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 
@@ -247,6 +256,24 @@ CHATBOT_BASE_URL = os.environ.get("CHATBOT_BASE_URL", "http://127.0.0.1:8080")
 CHATBOT_MODEL = os.environ.get("CHATBOT_MODEL", "")
 CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
 CHATBOT_TIMEOUT = float(os.environ.get("CHATBOT_TIMEOUT", "10"))
+
+
+# Live replies (DESIGN section 8): the keeper's reply is a background task, run by
+# `manage.py run_worker`, and its pieces reach the players' streams as they come.
+TASKS = {
+    "default": {
+        # In the database: no service beyond the app's own, and a reply's task is enqueued
+        # in the same transaction as its message (docs/ARCHITECTURE.md).
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# Replies a worker process generates at once (model calls in flight).
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 64)
+# Finished task records are kept this long, then pruned by the worker.
+WORKER_RESULTS_KEPT_MINUTES = env_int("WORKER_RESULTS_KEPT_MINUTES", 15)
+# Idle streams send a comment this often, so proxies keep them open.
+STREAM_HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15"))
 
 
 # The JSON API (DESIGN section 6): JWT bearer tokens, JSON only, errors with a stable code.
@@ -306,6 +333,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "chatpot_project.api.document_body_limit",
+        "chatpot_project.api.document_streams",
     ],
     "ENUM_NAME_OVERRIDES": {
         "TransferKindEnum": "wallet.models.Transfer.Kind",

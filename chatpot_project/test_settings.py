@@ -25,3 +25,7 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Every request of the ASGI server the stream tests start runs in a thread of its own: its
+# connection is closed when it ends, not kept for a thread that will not come back.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

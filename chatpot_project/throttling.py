@@ -4,42 +4,16 @@ throttles and the pages' forms spend from the same counts (`spend`)."""
 
 import functools
 import math
-import os
-import threading
 import time
 
-import redis
-from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .errors import RateLimited
-
-
-@functools.cache
-def _redis_url() -> str | None:
-    """The cache's Redis, if the cache is Redis."""
-    cache_settings = settings.CACHES["default"]
-    return cache_settings["LOCATION"] if cache_settings["BACKEND"].endswith("RedisCache") else None
-
-
-_clients = threading.local()
-
-
-def _redis() -> "redis.Redis | None":
-    """This thread's client of the cache's Redis, holding one connection, as each thread
-    holds its own database connection: no pool to take it from and give it back to on
-    every command. A process forked from this one makes its own."""
-    url = _redis_url()
-    if url is None:
-        return None
-    client = getattr(_clients, "client", None)
-    if client is None or _clients.pid != os.getpid():
-        client = _clients.client = redis.Redis.from_url(url, single_connection_client=True)
-        _clients.pid = os.getpid()
-    return client
+from .redis_clients import redis_url
+from .redis_clients import sync_client as _redis
 
 
 @functools.cache
@@ -54,7 +28,7 @@ def _count_script():
 
 
 def _uses_redis() -> bool:
-    return _redis_url() is not None
+    return redis_url() is not None
 
 
 def count_request(key: str, *, timeout: int) -> int:

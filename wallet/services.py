@@ -96,7 +96,7 @@ def transfer(
     *legs: Leg,
     locked: Mapping[int, Account] | None = None,
     pot_round=None,
-    first: Sequence[Statement] = (),
+    then: Sequence[Statement] = (),
 ) -> list[Transfer]:
     """Record the legs and apply them to the balances, all or nothing.
 
@@ -107,8 +107,9 @@ def transfer(
     caller's transaction must roll back. Without `locked`, every account is locked here.
     The balances of the accounts in the legs are brought up to date.
 
-    The balance updates and the records go to the database in one round trip, after the
-    statements in `first` (such as the insert of the message the legs pay for).
+    The balance updates and the records go to the database in one round trip, with the
+    statements in `then` between them (such as the insert of the message the legs pay for,
+    which may read a balance as the updates left it).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("transfer() must run inside the caller's transaction.")
@@ -156,8 +157,8 @@ def transfer(
     ]
     recorded = batch(
         [
-            *first,
             *_balance_updates(net, locked, late_pot, pot_round),
+            *then,
             _record(rows, timestamp(now), guarded_pot),
         ]
     )

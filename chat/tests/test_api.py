@@ -27,8 +27,9 @@ def send(client, body="hello", key=None):
     return client.post("/api/v1/messages", {"body": body}, format="json", **headers)
 
 
-def test_send_returns_the_message_its_draw_and_the_new_state(api_as, player):
-    response = send(api_as(player), "what are the odds?")
+def test_send_returns_the_message_its_draw_and_the_new_state(api_as, player, replies):
+    client = api_as(player)
+    response = send(client, "what are the odds?")
     assert response.status_code == 201
     body = response.json()
     message = Message.objects.get()
@@ -43,7 +44,10 @@ def test_send_returns_the_message_its_draw_and_the_new_state(api_as, player):
         False,
         0,
     )
-    assert sent["reply"]
+    # The keeper's reply is written after the answer, by a worker.
+    assert sent["reply"] is None
+    assert sent["reply_status"] == "pending"
+    assert sent["reply_stream"] == f"/api/v1/messages/{message.pk}/stream"
     player.refresh_from_db()
     assert sent["draw"] == {
         "round": 1,
@@ -52,6 +56,11 @@ def test_send_returns_the_message_its_draw_and_the_new_state(api_as, player):
         "roll": message.roll,
         "win_chance": 0.000001,
     }
+    replies()
+    written = client.get(f"/api/v1/messages/{message.pk}").json()
+    assert written["reply_status"] == "done"
+    assert "0.0001%" in written["reply"]  # the odds, asked for
+    assert {**written, "reply": None, "reply_status": "pending"} == sent
 
 
 def test_a_win_reports_the_payout_and_the_next_round(api_as, player, configure):
@@ -216,7 +225,7 @@ def test_a_send_is_answered_alike_with_or_without_the_short_path(api_as, make_pl
             body["message"].pop("created_at")
             body["message"]["draw"].pop("client_seed")
             body["message"]["draw"].pop("roll")
-            body["message"].pop("reply")
+            body["message"].pop("reply_stream")  # names the message
             body["pot"].pop("amount")  # the second send finds the first one's credits
         answers.append(
             (

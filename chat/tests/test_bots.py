@@ -138,18 +138,35 @@ def test_replies_are_plain_and_bounded():
 
 
 @pytest.mark.django_db
-def test_sent_messages_get_the_keepers_reply_with_live_figures(player, configure):
+def test_sent_messages_get_the_keepers_reply_with_live_figures(player, configure, replies):
+    def reply(result) -> str:
+        replies()
+        result.message.refresh_from_db()
+        assert result.message.reply_status == "done"
+        return result.message.reply
+
     configure(win_chance=Decimal("0.000001"))
-    first = send_message(player=player, body="what's my balance?")
-    assert "95" in first.message.reply
-    replies = [
-        send_message(player=player, body="how big is the pot?").message.reply for _ in range(3)
-    ]
-    assert "15" in replies[0]  # 5 + 10 in the pot
-    assert replies[0] != replies[1] != replies[2]
+    assert "95" in reply(send_message(player=player, body="what's my balance?"))
+    answers = [reply(send_message(player=player, body="how big is the pot?")) for _ in range(3)]
+    assert "15" in answers[0]  # 5 + 10 in the pot
+    assert answers[0] != answers[1] != answers[2]
     configure(win_chance=Decimal(1))
     won = send_message(player=player, body="hello")
-    assert str(won.payout) in won.message.reply
+    assert str(won.payout) in reply(won)
+
+
+def test_the_keeper_answers_many_messages_together_each_with_its_own_figures(
+    make_player, configure, replies, django_assert_max_num_queries
+):
+    configure(win_chance=Decimal("0.000001"))
+    players = [make_player() for _ in range(5)]
+    sent = [send_message(player=p, body="what's my balance?") for p in players for _ in range(2)]
+    with django_assert_max_num_queries(8):  # together, not a few queries per reply
+        replies()
+    for result in sent:
+        result.message.refresh_from_db()
+        assert str(result.balance) in result.message.reply
+        assert result.message.reply_attempts == 1
 
 
 @given(

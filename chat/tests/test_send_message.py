@@ -6,6 +6,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from chat.errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable
 from chat.models import Message
@@ -208,7 +209,12 @@ def test_result_reports_balance_pot_and_next_price(player, no_wins):
     assert not result.won
     assert result.payout == 0
     assert result.closed_round is None
-    assert result.message.reply  # the reply is stored once the charge has committed
+    # The reply is a worker's to write, enqueued with the message: both are stored.
+    assert result.message.reply_status == "pending"
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "chat.tasks.generate_reply"
+    assert task.args_kwargs["kwargs"] == {"message_id": result.message.pk, "ordinal": 1}
+    assert Message.objects.get().pot_after == 5
 
 
 def test_same_idempotency_key_charges_once_and_returns_the_same_result(player, no_wins, balance):

@@ -1,0 +1,311 @@
+"""Writing the keeper's reply, after the charge: run by a worker as a background task
+(chat.tasks), never in the request that sent the message (DESIGN section 8).
+
+A reply is taken on by one worker at a time: taking it counts an attempt, and every later
+write names that attempt, so a worker that lost the reply writes nothing. The worker holds
+it until CHATBOT_TIMEOUT (plus a margin) has passed; a reply whose worker died is taken
+over after that by the worker's recovery sweep (`recover_replies`). Whatever the model
+does, the message ends `done` with one reply: the model's text, as far as it got, or the
+built-in keeper's when the model gave nothing.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from pot.models import GameConfig, Round
+
+from .bots import MAX_REPLY_CHARS, BotContext, BotUnavailable, BuiltinBot, clean_reply, get_bot
+from .live import replies
+from .models import FINISHED_REPLIES, Message
+from .selectors import recent_exchanges
+from .serializers import message_data
+
+logger = logging.getLogger(__name__)
+
+# Beyond CHATBOT_TIMEOUT, before another worker may take a reply over: a live worker has
+# ended its stream by then and needs only to store the reply.
+LEASE_MARGIN = timedelta(seconds=5)
+PENDING_GRACE = timedelta(seconds=60)  # a reply waiting this long is enqueued again
+OPEN = [Message.ReplyStatus.PENDING, Message.ReplyStatus.STREAMING]
+
+
+@dataclass(frozen=True)
+class Claim:
+    message: Message
+    attempt: int
+    context: BotContext
+    kept: str  # the text a worker that died had saved
+
+
+def _takeable(now) -> Q:
+    """A reply nobody is writing: waiting, or held by a worker whose time is up."""
+    return Q(reply_status=Message.ReplyStatus.PENDING) | Q(
+        reply_status=Message.ReplyStatus.STREAMING, reply_lease_until__lt=now
+    )
+
+
+def _read(message_id: int) -> Message | None:
+    now = timezone.now()
+    return (
+        Message.objects.select_related("round", "player")
+        .filter(_takeable(now), pk=message_id)
+        .first()
+    )
+
+
+def bot_context(
+    message: Message,
+    *,
+    ordinal: int,
+    history_turns: int,
+    config: GameConfig | None = None,
+    open_round: Round | None = None,
+) -> BotContext:
+    """What the keeper knows when it answers: the message, its outcome, the game's rules."""
+    config = config or GameConfig.load()
+    if open_round is None:
+        open_round = message.round
+        if message.won:
+            open_round = Round.objects.get(number=message.round.number + 1)
+    return BotContext(
+        player_name=message.player.username,
+        text=message.body,
+        ordinal=ordinal,
+        price=message.price,
+        next_price=message.next_price,
+        balance=message.balance_after,
+        pot=message.pot_after if message.pot_after is not None else 0,
+        round_number=message.round.number,
+        won=message.won,
+        payout=message.payout,
+        win_chance=message.win_chance,
+        price_base=config.price_base,
+        price_step=config.price_step,
+        pot_share_percent=config.pot_share_percent,
+        daily_claim=config.daily_claim,
+        server_seed_hash=open_round.server_seed_hash,
+        history=recent_exchanges(player=message.player, before=message, limit=history_turns),
+    )
+
+
+def _take(message: Message, **changes) -> int:
+    """Take the reply on, as read: nobody else may have taken it meanwhile."""
+    return Message.objects.filter(
+        pk=message.pk,
+        reply_attempts=message.reply_attempts,
+        reply_status=message.reply_status,
+    ).update(reply_attempts=F("reply_attempts") + 1, **changes)
+
+
+def replies_at_once(ordinals: dict[int, int]) -> list[dict]:
+    """The built-in keeper's replies to many messages (by key, with each one's ordinal),
+    written and stored together: it needs no stream. The messages as the API shows them,
+    for those whose reply was there to write (none another worker holds or has written).
+
+    Measured at 32 connections with the worker beside the web processes: one task at a
+    time, 290 messages/s (500 without replies); read together but stored with the ORM's
+    bulk_update, 360, the update's expressions a third of the worker's time; stored by
+    one statement per reply, planned once and sent together, the figures in
+    docs/PERFORMANCE.md."""
+    config = GameConfig.load()
+    messages = list(
+        Message.objects.select_related("round", "player")
+        .filter(_takeable(timezone.now()), pk__in=ordinals)
+        .order_by("pk")
+    )
+    opened = _rounds_opened_by(messages)
+    bot = BuiltinBot()
+    for message in messages:
+        context = bot_context(
+            message,
+            ordinal=ordinals[message.pk],
+            history_turns=0,
+            config=config,
+            open_round=opened.get(message.round.number, message.round),
+        )
+        message.reply = clean_reply(bot.reply(context))
+    if not messages:
+        return []
+    written = _store_replies(messages)
+    return [message_data(message) for message in messages if message.pk in written]
+
+
+def _store_replies(messages: list[Message]) -> set[int]:
+    """Store the replies, done, in one statement; each only if nobody took it since it was
+    read (its attempt as read). The keys of those stored."""
+    table = Message._meta.db_table
+    rows = ", ".join(["(CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER))"] * len(messages))
+    sql = (
+        f"WITH written (id, reply, attempts) AS (VALUES {rows}) "  # noqa: S608 - no input in the text
+        f"UPDATE {table} SET reply = (SELECT reply FROM written WHERE written.id = {table}.id), "
+        "reply_status = %s, reply_attempts = reply_attempts + 1, reply_lease_until = NULL "
+        f"WHERE id IN (SELECT id FROM written WHERE written.attempts = {table}.reply_attempts) "
+        "AND reply_status IN (%s, %s) RETURNING id"
+    )
+    params = [value for m in messages for value in (m.pk, m.reply, m.reply_attempts)]
+    params += [Message.ReplyStatus.DONE, *OPEN]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        stored = {row[0] for row in cursor.fetchall()}
+    for message in messages:
+        if message.pk in stored:
+            message.reply_status = Message.ReplyStatus.DONE
+            message.reply_attempts += 1
+    return stored
+
+
+def _rounds_opened_by(messages: list[Message]) -> dict[int, Round]:
+    """The round each winning message opened, by the number of the round it won."""
+    won = [message.round.number for message in messages if message.won]
+    if not won:
+        return {}
+    return {
+        opened.number - 1: opened
+        for opened in Round.objects.filter(number__in=[number + 1 for number in won])
+    }
+
+
+def claim_reply(message_id: int, ordinal: int, history_turns: int) -> Claim | None:
+    message = _read(message_id)
+    if message is None:
+        return None
+    lease = timezone.now() + timedelta(seconds=settings.CHATBOT_TIMEOUT) + LEASE_MARGIN
+    kept = message.reply if message.reply_status == Message.ReplyStatus.STREAMING else ""
+    context = bot_context(message, ordinal=ordinal, history_turns=history_turns)
+    if not _take(message, reply_status=Message.ReplyStatus.STREAMING, reply_lease_until=lease):
+        return None
+    return Claim(message=message, attempt=message.reply_attempts + 1, context=context, kept=kept)
+
+
+def _held(claim: Claim):
+    return Message.objects.filter(
+        pk=claim.message.pk,
+        reply_attempts=claim.attempt,
+        reply_status=Message.ReplyStatus.STREAMING,
+    )
+
+
+def save_progress(claim: Claim, text: str) -> bool:
+    """Save the text so far; False if the reply is no longer this worker's to write (the
+    player stopped it, or another worker took it over)."""
+    return bool(_held(claim).update(reply=text))
+
+
+def finish(claim: Claim, text: str) -> dict | None:
+    text = clean_reply(text)
+    if not _held(claim).update(
+        reply=text, reply_status=Message.ReplyStatus.DONE, reply_lease_until=None
+    ):
+        return None
+    message = claim.message
+    message.reply, message.reply_status = text, Message.ReplyStatus.DONE
+    return message_data(message)
+
+
+def release(claim: Claim) -> None:
+    """Hand an untouched reply back, for another worker (this one is stopping)."""
+    _held(claim).update(reply_status=Message.ReplyStatus.PENDING, reply_lease_until=None)
+
+
+async def generate_reply(message_id: int, ordinal: int) -> None:
+    """Write the reply to one message, streaming its pieces to whoever follows it."""
+    bot, live = get_bot(), replies()
+    if bot.instant:
+        await live.all_at_once(await sync_to_async(replies_at_once)({message_id: ordinal}))
+        return
+    claim = await sync_to_async(claim_reply)(message_id, ordinal, bot.history_turns)
+    if claim is None:
+        return
+    written = _Written(claim.kept)  # a worker that died left this much: it stands
+    if not written.text:
+        try:
+            await _stream(bot, claim, live, written)
+        except _Lost:
+            return
+        except asyncio.CancelledError:  # the worker is stopping: keep what there is
+            if written.text:
+                await _finish(claim, written.text, live)
+            else:
+                await sync_to_async(release)(claim)
+            raise
+    if not written.text.strip():
+        written.text = BuiltinBot().reply(claim.context)
+        await live.piece(message_id, 0, written.text)
+    await _finish(claim, written.text, live)
+
+
+async def _finish(claim: Claim, text: str, live) -> None:
+    if (message := await sync_to_async(finish)(claim, text)) is not None:
+        await live.finished(claim.message.pk, message)
+
+
+@dataclass
+class _Written:
+    text: str
+
+
+class _Lost(Exception):
+    """The reply is no longer this worker's to write."""
+
+
+async def _stream(bot, claim: Claim, live, written: _Written) -> None:
+    """The model's reply as far as it gets within CHATBOT_TIMEOUT, each piece passed on as
+    it comes and added to `written`. Raises _Lost if the reply was stopped or taken over."""
+    message_id = claim.message.pk
+    saved_at = time.monotonic()
+    try:
+        async with asyncio.timeout(settings.CHATBOT_TIMEOUT):
+            async for piece in bot.stream(claim.context):
+                piece = piece[: MAX_REPLY_CHARS - len(written.text)]
+                if not piece:
+                    break  # long enough: the rest is not shown
+                if await live.piece(message_id, len(written.text), piece):
+                    raise _Lost()  # the player stopped it; the stop kept the text
+                written.text += piece
+                if time.monotonic() - saved_at >= live.save_every:
+                    if not await sync_to_async(save_progress)(claim, written.text):
+                        raise _Lost()
+                    saved_at = time.monotonic()
+    except TimeoutError:
+        logger.warning("The model's reply to message %s ran past CHATBOT_TIMEOUT", message_id)
+    except BotUnavailable as problem:
+        logger.warning("The model failed on message %s: %s", message_id, problem)
+
+
+def recover_replies(*, limit: int = 500) -> list[int]:
+    """The replies to enqueue again: waiting too long (their task was lost), or held by a
+    worker whose time ran out (it died). Taking them over is safe: the attempt decides."""
+    now = timezone.now()
+    stuck = Message.objects.filter(
+        Q(reply_status=Message.ReplyStatus.STREAMING, reply_lease_until__lt=now)
+        | Q(reply_status=Message.ReplyStatus.PENDING, created_at__lt=now - PENDING_GRACE)
+    ).order_by("pk")
+    return list(stuck.values_list("pk", flat=True)[:limit])
+
+
+def stop_reply(*, message: Message) -> Message:
+    """The player stops the reply being written: it keeps what was written so far, the
+    charge stands. Stopping a finished reply changes nothing."""
+    if message.reply_status in FINISHED_REPLIES:
+        return message
+    live = replies()
+    text = live.text_so_far(message.pk)
+    if text is None:
+        text = Message.objects.values_list("reply", flat=True).get(pk=message.pk)
+    text = clean_reply(text)
+    stopped = Message.objects.filter(pk=message.pk, reply_status__in=OPEN).update(
+        reply=text, reply_status=Message.ReplyStatus.STOPPED, reply_lease_until=None
+    )
+    message.refresh_from_db(fields=["reply", "reply_status", "reply_lease_until"])
+    if stopped:
+        live.stopped(message.pk, message_data(message))
+    return message

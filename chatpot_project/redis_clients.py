@@ -1,0 +1,54 @@
+"""Clients of the Redis that the cache uses, where the cache is Redis (REDIS_URL): for
+throttle counts, and for the live replies' pieces (chat.live)."""
+
+import asyncio
+import functools
+import os
+import threading
+import weakref
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+
+@functools.cache
+def redis_url() -> str | None:
+    """The cache's Redis, if the cache is Redis."""
+    cache_settings = settings.CACHES["default"]
+    return cache_settings["LOCATION"] if cache_settings["BACKEND"].endswith("RedisCache") else None
+
+
+def namespace() -> str:
+    """A prefix for this app's keys and channels. Channels are shared by every database of
+    a Redis server, so the database's number is part of it."""
+    db = redis.connection.parse_url(redis_url()).get("db", 0)
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', 'chatpot')}:{db}"
+
+
+_threads = threading.local()
+
+
+def sync_client() -> "redis.Redis | None":
+    """This thread's client, holding one connection, as each thread holds its own database
+    connection: no pool to take it from and give it back to on every command. A process
+    forked from this one makes its own."""
+    url = redis_url()
+    if url is None:
+        return None
+    client = getattr(_threads, "client", None)
+    if client is None or _threads.pid != os.getpid():
+        client = _threads.client = redis.Redis.from_url(url, single_connection_client=True)
+        _threads.pid = os.getpid()
+    return client
+
+
+_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def async_client() -> "redis.asyncio.Redis":
+    """This event loop's client (with its pool: a pub/sub takes a connection of its own)."""
+    loop = asyncio.get_running_loop()
+    if (client := _loops.get(loop)) is None:
+        client = _loops[loop] = redis.asyncio.Redis.from_url(redis_url())
+    return client

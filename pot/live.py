@@ -1,0 +1,161 @@
+"""The pot and its winners, pushed to every open page (`GET /api/v1/events`).
+
+One ticker per stream process reads the pot a few times a second and tells each of the
+process's listeners what changed: the pot's amount (only the latest counts, so at most one
+per tick), every round closed with a win (never dropped: the ticker asks for every round
+closed since the last it saw), and every round opened. Nothing is added to the send: the
+events cost the database a few small reads a second per process, however many watch.
+"""
+
+import asyncio
+import contextvars
+import logging
+import weakref
+from collections import deque
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connections
+
+from .models import Round
+from .selectors import pot_status
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25  # so no client is sent more than 4 pot figures a second
+IDLE_TICKS = 240  # with nobody listening for this many ticks, the ticker stops
+
+
+@dataclass(frozen=True)
+class PotFigure:
+    round: int
+    amount: int
+    server_seed_hash: str
+
+
+class Listener:
+    """One client's events: wins and rounds in order, and the pot's latest figure."""
+
+    def __init__(self):
+        self.ordered: deque[tuple[str, dict]] = deque()
+        self.pot: PotFigure | None = None
+        self.changed = asyncio.Event()
+
+    def add(self, name: str, data: dict) -> None:
+        self.ordered.append((name, data))
+        self.changed.set()
+
+    def set_pot(self, figure: PotFigure) -> None:
+        self.pot = figure
+        self.changed.set()
+
+    async def next_events(self, timeout: float) -> list[tuple[str, dict]]:
+        """What changed since the last call, waiting up to `timeout` seconds for it."""
+        try:
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        except TimeoutError:
+            return []
+        self.changed.clear()
+        events = list(self.ordered)
+        self.ordered.clear()
+        if self.pot is not None:
+            events.append(("pot", {"round": self.pot.round, "amount": self.pot.amount}))
+            self.pot = None
+        return events
+
+
+class PotTicker:
+    def __init__(self):
+        self.listeners: set[Listener] = set()
+        self.latest: PotFigure | None = None
+        self.task: asyncio.Task | None = None
+
+    async def listen(self) -> Listener:
+        """A new listener, told the open round and the pot at once."""
+        if self.task is None or self.task.done():
+            self.latest = await _read_figure()
+            # A context of its own: the ticker outlives the request that started it.
+            self.task = asyncio.get_running_loop().create_task(
+                self._run(), context=contextvars.Context()
+            )
+        listener = Listener()
+        if self.latest is not None:
+            listener.add("round", _round_data(self.latest))
+            listener.set_pot(self.latest)
+        self.listeners.add(listener)
+        return listener
+
+    def leave(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+
+    async def _run(self) -> None:
+        idle = 0
+        while idle < IDLE_TICKS:
+            await asyncio.sleep(TICK_SECONDS)
+            idle = 0 if self.listeners else idle + 1
+            try:
+                figure = await _read_figure()
+                events = await _events_between(self.latest, figure)
+            except DatabaseError:
+                logger.warning("The pot ticker could not read the pot", exc_info=True)
+                await sync_to_async(connections.close_all)()
+                continue
+            if figure == self.latest:
+                continue
+            self.latest = figure
+            for listener in list(self.listeners):
+                for name, data in events:
+                    listener.add(name, data)
+                listener.set_pot(figure)
+
+
+def _round_data(figure: PotFigure) -> dict:
+    return {"round": figure.round, "server_seed_hash": figure.server_seed_hash}
+
+
+@sync_to_async
+def _read_figure() -> PotFigure:
+    status = pot_status()
+    return PotFigure(status.round_number, status.amount, status.server_seed_hash)
+
+
+@sync_to_async
+def _events_between(before: PotFigure | None, now: PotFigure) -> list[tuple[str, dict]]:
+    """A `win` for every round won since `before`, and a `round` for every round opened."""
+    if before is None or before.round >= now.round:
+        return []
+    events = []
+    rounds = (
+        Round.objects.filter(number__gte=before.round, number__lte=now.round)
+        .select_related("winner")
+        .order_by("number")
+    )
+    for closed in rounds:
+        if closed.number > before.round:
+            events.append(
+                ("round", {"round": closed.number, "server_seed_hash": closed.server_seed_hash})
+            )
+        if closed.outcome == Round.Outcome.WON:
+            events.append(
+                (
+                    "win",
+                    {
+                        "round": closed.number,
+                        "winner": closed.winner.username,
+                        "payout": closed.payout,
+                        "server_seed": closed.server_seed,
+                    },
+                )
+            )
+    return events
+
+
+_tickers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def ticker() -> PotTicker:
+    """The ticker of this process (of its event loop)."""
+    loop = asyncio.get_running_loop()
+    if (found := _tickers.get(loop)) is None:
+        found = _tickers[loop] = PotTicker()
+    return found

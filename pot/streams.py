@@ -1,0 +1,34 @@
+"""The pot and its winners as they change: `GET /api/v1/events` (server-sent events)."""
+
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from chatpot_project.streams import HEARTBEAT, event, event_stream, release_database
+
+from .live import ticker
+
+
+@require_GET
+async def events(request: HttpRequest) -> HttpResponse:
+    """Public: `pot` {round, amount} (at most 4 a second, always the latest), `win`
+    {round, winner, payout, server_seed} for every win, `round` {round, server_seed_hash}
+    when a round opens; the open round and the pot first."""
+    await release_database()  # nothing here reads the database but the shared ticker
+    return event_stream(_events())
+
+
+async def _events() -> AsyncIterator[bytes]:
+    pot = ticker()
+    listener = await pot.listen()
+    try:
+        while True:
+            changes = await listener.next_events(timeout=settings.STREAM_HEARTBEAT_SECONDS)
+            if not changes:
+                yield HEARTBEAT
+            for name, data in changes:
+                yield event(name, data)
+    finally:
+        pot.leave(listener)

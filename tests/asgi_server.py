@@ -1,0 +1,34 @@
+"""The whole site under a real ASGI server (uvicorn), in a thread of the test process:
+what the streams need (an async view's events are only streamed under ASGI), on the
+test's own database."""
+
+import threading
+import time
+
+import uvicorn
+from django.core.asgi import get_asgi_application
+
+
+class ASGILiveServer:
+    def __init__(self):
+        config = uvicorn.Config(
+            get_asgi_application(),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
