@@ -114,3 +114,23 @@ def asgi_live_server(transactional_db):
         server = ASGILiveServer()
         yield server
         server.stop()
+
+
+@pytest.fixture
+def running_worker(transactional_db):
+    """A worker writing replies in a thread of its own, as `manage.py run_worker` does."""
+    import asyncio
+    import threading
+
+    from chat.worker import Worker
+
+    worker = Worker(concurrency=16, poll_seconds=0.02, recover_seconds=3600)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=lambda: loop.run_until_complete(worker.run(handle_signals=False)), daemon=True
+    )
+    thread.start()
+    yield worker
+    loop.call_soon_threadsafe(worker.stop)
+    thread.join(30)
+    loop.close()

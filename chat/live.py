@@ -167,12 +167,12 @@ class DatabaseFollower:
         while loop.time() < deadline:
             await asyncio.sleep(min(self.read_every, max(0.0, deadline - loop.time())))
             text, finished = await self._read()
-            if finished is not None:
-                return Finished(finished)
-            if len(text) > self.shown:
+            if len(text) > self.shown:  # the end's last words first, then the end
                 piece = Piece(self.shown, text[self.shown :])
                 self.shown = len(text)
                 return piece
+            if finished is not None:
+                return Finished(finished)
         return None
 
     @sync_to_async

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 from django.tasks.base import TaskContext, TaskResultStatus
 from django.tasks.signals import task_finished, task_started
@@ -85,10 +85,12 @@ class Worker:
             await asyncio.gather(*(self._run_one(task_result) for task_result in claimed))
             await self._safely(self._record_successes)
 
-    async def run(self) -> None:
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Run tasks until `stop()` (SIGTERM or SIGINT, unless `handle_signals` is off)."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop)
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.stop)
         logger.info(
             "Worker %s running %s tasks at once from %s",
             self.worker_id,
@@ -120,8 +122,10 @@ class Worker:
             elif len(claimed) + len(answered) < free:  # the queue is empty: let a batch gather
                 await self._idle(until_a_slot_frees=False)
         await self._finish_running()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
+        await sync_to_async(connections.close_all)()
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
 
     async def _idle(self, *, until_a_slot_frees: bool) -> None:
         """Wait for a poll's time, or until the worker is told to stop, or (when it runs

@@ -89,6 +89,12 @@ class PotTicker:
         self.listeners.discard(listener)
 
     async def _run(self) -> None:
+        try:
+            await self._tick_while_listened()
+        finally:  # its connection is not kept for a ticker that may not come back
+            await sync_to_async(connections.close_all)()
+
+    async def _tick_while_listened(self) -> None:
         idle = 0
         while idle < IDLE_TICKS:
             await asyncio.sleep(TICK_SECONDS)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from bench.fake_model import WORDS, FakeModel, ModelServer
+from bench.fake_model import WORDS
 from chat.models import Message
 from chat.services import send_message
 from wallet.audit import audit_ledger
@@ -19,24 +19,6 @@ from wallet.models import Account, Transfer
 pytestmark = pytest.mark.django_db
 
 TWELVE_WORDS = " ".join(WORDS[:12])
-
-
-@pytest.fixture
-def model_server():
-    server = ModelServer(FakeModel(words=12, seconds=0.3))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def openai_backend(settings, model_server, configure) -> FakeModel:
-    configure(win_chance=Decimal("0.000001"))
-    settings.CHATBOT_BACKEND = "openai"
-    settings.CHATBOT_BASE_URL = model_server.base_url
-    settings.CHATBOT_MODEL = "keeper-7b"
-    settings.CHATBOT_API_KEY = "test-key"
-    settings.CHATBOT_TIMEOUT = 1.5
-    return model_server.model
 
 
 def written(result) -> Message:

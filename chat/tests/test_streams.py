@@ -1,0 +1,210 @@
+"""A reply as it is written, and the pot as it moves: the server-sent event streams, under
+a real ASGI server, with a real worker and a model server that streams."""
+
+import threading
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from chat.models import Message
+from chat.services import send_message
+from pot.models import Round
+from tests.sse import read_events
+from wallet.audit import audit_ledger
+from wallet.models import Account
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def bearer(player) -> dict:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(player).access_token}"}
+
+
+def stream_url(server, message: Message) -> str:
+    return f"{server.url}/api/v1/messages/{message.pk}/stream"
+
+
+def api(server, player, method: str, path: str) -> httpx.Response:
+    return httpx.request(method, f"{server.url}{path}", headers=bearer(player), timeout=10)
+
+
+@pytest.fixture
+def slow_model(openai_backend):
+    """Twelve words over 1.2 s: a reply that takes a while to write."""
+    openai_backend.seconds = 1.2
+    return openai_backend
+
+
+def test_a_reply_streams_piece_by_piece_then_ends_with_the_message(
+    asgi_live_server, running_worker, slow_model, player
+):
+    message = send_message(player=player, body="tell me about the pot").message
+    events = read_events(stream_url(asgi_live_server, message), headers=bearer(player))
+    tokens = [event for event in events if event.name == "token"]
+    assert len(tokens) >= 3, [event.data for event in events]
+    done = events[-1]
+    assert done.name == "done"
+    assert done.data["reply_status"] == "done"
+    assert "".join(token.data["text"] for token in tokens) == done.data["reply"]
+    assert (
+        done.data == api(asgi_live_server, player, "GET", f"/api/v1/messages/{message.pk}").json()
+    )
+    # The pieces came as they were written, not all at the end.
+    assert tokens[-1].at - tokens[0].at > 0.4
+
+
+def test_a_client_that_comes_late_first_gets_the_text_so_far(
+    asgi_live_server, running_worker, slow_model, player
+):
+    message = send_message(player=player, body="go on").message
+    time.sleep(0.8)  # most of the reply is written already
+    events = read_events(stream_url(asgi_live_server, message), headers=bearer(player))
+    first, done = events[0], events[-1]
+    assert first.name == "token"
+    assert len(first.data["text"].split()) >= 3
+    tokens = "".join(event.data["text"] for event in events if event.name == "token")
+    assert tokens == done.data["reply"]
+
+
+def test_a_finished_reply_answers_done_at_once(asgi_live_server, player, replies, configure):
+    configure(win_chance=Decimal("0.000001"))
+    message = send_message(player=player, body="hello").message
+    replies()
+    started = time.monotonic()
+    events = read_events(stream_url(asgi_live_server, message), headers=bearer(player))
+    assert [event.name for event in events] == ["done"]
+    assert events[0].data["reply"]
+    assert time.monotonic() - started < 1
+
+
+def test_the_page_follows_a_reply_with_its_session(
+    asgi_live_server, player, replies, configure, client
+):
+    configure(win_chance=Decimal("0.000001"))
+    message = send_message(player=player, body="hello").message
+    replies()
+    client.force_login(player)
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    events = read_events(stream_url(asgi_live_server, message), cookies=cookies)
+    assert events[0].name == "done"
+
+
+def test_another_players_reply_is_not_found_and_no_token_is_refused(
+    asgi_live_server, player, make_player, configure
+):
+    configure(win_chance=Decimal("0.000001"))
+    message = send_message(player=player, body="mine").message
+    someone = make_player()
+    url = stream_url(asgi_live_server, message)
+    other = httpx.get(url, headers=bearer(someone), timeout=5)
+    anonymous = httpx.get(url, timeout=5)
+    forged = httpx.get(url, headers={"Authorization": "Bearer nonsense"}, timeout=5)
+    beyond = httpx.get(
+        f"{asgi_live_server.url}/api/v1/messages/{2**70}/stream", headers=bearer(player), timeout=5
+    )
+    assert (other.status_code, other.json()["code"]) == (404, "not_found")
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
+    assert forged.status_code == 401
+    assert beyond.status_code == 404  # a key beyond 64 bits is no message
+
+
+def test_stop_keeps_what_was_written_and_the_charge_stands(
+    asgi_live_server, running_worker, openai_backend, player
+):
+    openai_backend.behaviour, openai_backend.seconds = "endless", 1.2
+    message = send_message(player=player, body="never stop talking").message
+    url = stream_url(asgi_live_server, message)
+    followed = []
+    follower = threading.Thread(
+        target=lambda: followed.extend(read_events(url, headers=bearer(player), seconds=10))
+    )
+    follower.start()
+    time.sleep(0.7)
+    stopped = api(asgi_live_server, player, "POST", f"/api/v1/messages/{message.pk}/stop")
+    follower.join(10)
+    assert stopped.status_code == 200
+    kept = stopped.json()
+    assert kept["reply_status"] == "stopped"
+    assert len(kept["reply"].split()) >= 3
+    assert followed[-1].name == "done"
+    assert followed[-1].data["reply"] == kept["reply"]
+    time.sleep(1.0)  # the worker notices, and writes nothing more
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.reply_status, stored.reply) == ("stopped", kept["reply"])
+    assert Account.objects.get(owner=player).balance == 95
+    again = api(asgi_live_server, player, "POST", f"/api/v1/messages/{message.pk}/stop")
+    assert again.json() == kept  # stopping twice changes nothing
+    assert audit_ledger().clean
+
+
+def test_the_events_tell_the_pot_the_wins_and_the_rounds(asgi_live_server, make_player, configure):
+    configure(win_chance=Decimal("0.000001"))
+    alice, bob = make_player(username="alice"), make_player(username="bob")
+    send_message(player=alice, body="feeding the pot")
+    events = []
+    reader = threading.Thread(
+        target=read_events,
+        args=[f"{asgi_live_server.url}/api/v1/events"],
+        kwargs={
+            "until": lambda event: event.name == "round" and event.data["round"] == 2,
+            "seconds": 8,
+            "into": events,
+        },
+    )
+    reader.start()
+    time.sleep(1.0)
+    assert [event.name for event in events] == ["round", "pot"]  # where things stand, at once
+    send_message(player=alice, body="more")
+    time.sleep(0.6)
+    configure(win_chance=Decimal(1))
+    won = send_message(player=bob, body="lucky")
+    reader.join(10)
+    names = [event.name for event in events]
+    assert names[:2] == ["round", "pot"]  # where things stand, at once
+    assert events[0].data["round"] == 1
+    assert events[1].data == {"round": 1, "amount": 5}
+    assert {"round": 1, "amount": 15} in [event.data for event in events if event.name == "pot"]
+    win = next(event for event in events if event.name == "win")
+    closed = Round.objects.get(number=1)
+    assert win.data == {
+        "round": 1,
+        "winner": "bob",
+        "payout": won.payout,
+        "server_seed": closed.server_seed,
+    }
+    opened = events[-1]
+    assert opened.name == "round"
+    assert opened.data == {
+        "round": 2,
+        "server_seed_hash": Round.objects.get(number=2).server_seed_hash,
+    }
+    assert names.index("win") < len(names) - 1
+
+
+def test_the_pot_is_sent_at_most_four_times_a_second_and_always_the_latest(
+    asgi_live_server, make_player, configure
+):
+    configure(win_chance=Decimal("0.000001"), price_base=1, price_step=0)
+    players = [make_player() for _ in range(4)]
+    events = []
+    reader = threading.Thread(
+        target=lambda: events.extend(
+            read_events(f"{asgi_live_server.url}/api/v1/events", seconds=3)
+        )
+    )
+    reader.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < 2.0 and sent < 300:
+        send_message(player=players[sent % 4], body="tick")
+        sent += 1
+    reader.join(10)
+    pots = [event for event in events if event.name == "pot"]
+    assert sent > 20
+    span = pots[-1].at - pots[0].at
+    assert len(pots) <= 4 * span + 2
+    assert pots[-1].data == {"round": 1, "amount": sent}

@@ -1,0 +1,22 @@
+"""gunicorn settings for ChatPot's stream process: uvicorn workers serving the ASGI app's
+server-sent event streams (chatpot_project/asgi.py). Every value can be overridden from
+the environment."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8001')}")
+# One event loop holds thousands of idle streams; a second process is for a second core.
+workers = int(os.environ.get("STREAM_CONCURRENCY", "1"))
+worker_class = "uvicorn_worker.UvicornWorker"
+# Under ASGI each request runs in a thread of its own, which does not come back: its
+# database connection is closed when it ends (Django's advice), not kept for reuse.
+os.environ["DATABASE_CONN_MAX_AGE"] = "0"
+preload_app = True
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Streams never end by themselves: on a restart they are cut after this, and the clients
+# (EventSource) connect again.
+graceful_timeout = 5
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
