@@ -101,6 +101,8 @@ class Worker:
         while not self.stopping.is_set():
             now = time.monotonic()
             if now >= recover_at:
+                # As Django does between requests: a connection too old or broken goes.
+                await sync_to_async(close_old_connections)()
                 await self._safely(self._recover)
                 recover_at = now + self.recover_seconds
             if now >= prune_at:
@@ -231,8 +233,12 @@ class Worker:
     def _recover(self) -> None:
         """Enqueue again the replies a worker that died left unfinished, or whose task was
         lost; mark the tasks it was running as failed."""
-        close_old_connections()
-        for message_id, ordinal in _ordinals(recover_replies()):
+        stuck = recover_replies()
+        # The task a worker that died was running for one of them ran no further.
+        running = DBTaskResult.objects.running().filter(task_path=generate_reply.module_path)
+        for task in running.filter(args_kwargs__kwargs__message_id__in=stuck):
+            task.set_failed(WorkerLost())
+        for message_id, ordinal in _ordinals(stuck):
             generate_reply.enqueue(message_id=message_id, ordinal=ordinal)
         lost_since = timezone.now() - 2 * (
             timedelta(seconds=settings.CHATBOT_TIMEOUT) + LEASE_MARGIN
