@@ -2,7 +2,7 @@ from uuid import uuid4
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,7 +14,8 @@ from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
 
 from .models import Message
-from .selectors import conversation_page, price_quote
+from .replies import stop_reply
+from .selectors import conversation_page, player_message, price_quote
 from .services import send_message
 
 REFUSAL_STATUS = {
@@ -115,3 +116,29 @@ def claim(request: HttpRequest) -> HttpResponse:
         request, notice=notice, notice_level=messages.DEFAULT_TAGS[level], oob=True
     )
     return render(request, "chat/chat.html#claimed", context)
+
+
+@require_GET
+@login_required
+def quote(request: HttpRequest) -> HttpResponse:
+    """The composer's figures again, for a page told that the pot or the round changed.
+    The fields (and so what the player is typing) are redrawn only when they are off, or
+    must be: the next message is out of reach."""
+    context = _composer_context(request, oob=True)
+    context["refresh_fields"] = (
+        request.GET.get("fields") == "off" or not context["quote"].affordable
+    )
+    return render(request, "chat/chat.html#quote", context)
+
+
+@require_POST
+@login_required
+def stop(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Stop the keeper's reply to one of the player's messages (Stop, or Esc)."""
+    message = player_message(player=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    stop_reply(message=message)
+    if request.htmx:
+        return HttpResponse(status=204)  # the reply's stream shows the end
+    return redirect("chat")

@@ -30,7 +30,11 @@ def test_chat_page_shows_the_quote_before_sending(player_client, configure):
     configure(win_chance=Decimal("0.1"))
     html = player_client.get(reverse("chat")).content.decode()
     assert 'Next message <strong id="next-price">5</strong> credits' in html
-    assert "<strong>10%</strong> chance to win the pot of <strong>0</strong>" in html
+    assert (
+        '<strong>10%</strong> chance to win the pot of <strong id="quote-pot">0</strong> '
+        'in round <strong id="quote-round">1</strong>'
+    ) in html
+    assert 'Send · <span id="send-price">5</span>' in html
     assert 'name="idempotency_key"' in html
 
 
@@ -63,7 +67,53 @@ def test_sending_with_htmx_appends_the_exchange_and_updates_the_rest(player_clie
     assert 'id="pot-figure"' in html
     assert 'aria-label="Pot of round 1: 5 credits"' in html
     assert 'id="idempotency-key" value="' in html
-    assert 'id="announcer" hx-swap-oob="true"' in html
+    # The keeper is still to write: the reply's bubble follows its stream, and can stop it.
+    assert f'data-reply-stream="/api/v1/messages/{message.pk}/stream"' in html
+    assert 'aria-label="The keeper is writing"' in html
+    assert f'action="/chat/messages/{message.pk}/stop/"' in html
+
+
+def test_a_written_reply_shows_and_the_page_no_longer_follows_it(player_client, replies):
+    send(player_client, "hello keeper")
+    replies()
+    message = Message.objects.get()
+    html = player_client.get(reverse("chat")).content.decode()
+    assert 'data-reply-status="done"' in html
+    assert "data-reply-stream" not in html
+    assert message.reply in html
+
+
+def test_the_page_stops_a_reply(player_client, player, make_player):
+    send(player_client, "long story please")
+    message = Message.objects.get()
+    response = player_client.post(reverse("chat-stop", args=[message.pk]))
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.reply_status == "stopped"
+    assert balance(player) == 95  # the charge stands
+    html = player_client.get(reverse("chat")).content.decode()
+    assert "· stopped" in html
+    someone = make_player()
+    send_message(player=someone, body="theirs")
+    theirs = Message.objects.get(player=someone)
+    refused = player_client.post(reverse("chat-stop", args=[theirs.pk]), HTTP_HX_REQUEST="true")
+    assert refused.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.reply_status == "pending"
+
+
+def test_the_composer_figures_come_again_when_a_round_opens(player_client, configure, htmx):
+    configure(win_chance=Decimal(1))
+    send(player_client, "win", key="w", **htmx)
+    response = player_client.get(reverse("chat-quote"), {"fields": "on"}, **htmx)
+    html = response.content.decode()
+    assert 'id="quote-round">2<' in html
+    assert '<span id="send-price" hx-swap-oob="true">5</span>' in html
+    assert "composer-body" not in html  # what the player types is left alone
+    assert (
+        "composer-body"
+        in player_client.get(reverse("chat-quote"), {"fields": "off"}).content.decode()
+    )
 
 
 def test_a_resubmitted_form_never_charges_twice(player_client, player, htmx):

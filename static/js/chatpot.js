@@ -1,20 +1,79 @@
 // ChatPot's page behaviour. Everything here is an enhancement: without it the forms
-// post and redirect as usual.
+// post and redirect as usual, and a reply still being written shows on the next load.
 (() => {
   "use strict";
 
   const POT_REFRESH_MS = 5000;
+  const TOAST_MS = 6000;
+  const $ = (selector, root = document) => root.querySelector(selector);
 
-  // The pot figure listens for "chatpot:tick"; tick only while the tab is visible.
+  // -- The pot and its winners, pushed to every page (GET /api/v1/events) -------------
+
+  let events = null;
+  const streaming = () => events && events.readyState === EventSource.OPEN;
+
+  const openEvents = () => {
+    const url = document.body.dataset.events;
+    if (!url || !window.EventSource) return;
+    events = new EventSource(url);
+    events.addEventListener("pot", (event) => showPot(JSON.parse(event.data)));
+    events.addEventListener("round", (event) => roundOpened(JSON.parse(event.data)));
+    events.addEventListener("win", (event) => announceWin(JSON.parse(event.data)));
+  };
+
+  const showPot = ({ round, amount }) => {
+    const figure = document.getElementById("pot-figure");
+    if (figure) {
+      $(".pot-amount", figure).textContent = amount;
+      $(".pot-label", figure).textContent = `Pot · round ${round}`;
+      figure.setAttribute("aria-label", `Pot of round ${round}: ${amount} credits`);
+      figure.dataset.round = round;
+    }
+    const quoteRound = document.getElementById("quote-round");
+    const quotePot = document.getElementById("quote-pot");
+    if (quotePot && quoteRound && quoteRound.textContent === String(round)) {
+      quotePot.textContent = amount;
+    }
+  };
+
+  // A new round: the composer's figures (the price may start again) come anew.
+  const roundOpened = ({ round }) => {
+    const composer = document.getElementById("composer");
+    const quoteRound = document.getElementById("quote-round");
+    if (!composer || !window.htmx || (quoteRound && quoteRound.textContent === String(round))) {
+      return;
+    }
+    const fields = document.getElementById("composer-fields");
+    const state = fields && fields.disabled ? "off" : "on";
+    window.htmx.ajax("GET", `${composer.dataset.quote}?fields=${state}`, { swap: "none" });
+  };
+
+  const announceWin = ({ round, winner, payout }) => {
+    const me = document.body.dataset.player;
+    if (winner === me && document.querySelector(".win-banner")) return; // celebrated already
+    const who = winner === me ? "You" : winner;
+    toast(`${who} won the pot: ${payout} credits in round ${round}!`, "toast-win");
+  };
+
+  const toast = (text, kind) => {
+    const area = document.getElementById("toasts");
+    if (!area) return;
+    const note = document.createElement("p");
+    note.className = `toast ${kind}`;
+    note.textContent = text;
+    area.append(note);
+    setTimeout(() => note.remove(), TOAST_MS);
+  };
+
+  // Without the events stream (a proxy that cuts it, an old browser), the pot is polled:
+  // the figure listens for "chatpot:tick", answered 304 while unchanged.
   const tick = () => {
-    if (document.visibilityState === "visible" && window.htmx) {
+    if (!streaming() && document.visibilityState === "visible" && window.htmx) {
       window.htmx.trigger(document.body, "chatpot:tick");
     }
   };
   setInterval(tick, POT_REFRESH_MS);
   document.addEventListener("visibilitychange", tick);
-
-  // Ask for the pot figure conditionally: an unchanged pot answers 304, which swaps nothing.
   document.addEventListener("htmx:configRequest", (event) => {
     const figure = event.detail.elt;
     if (figure.id === "pot-figure" && figure.dataset.etag) {
@@ -22,10 +81,76 @@
     }
   });
 
+  // -- The keeper's replies, as they are written ----------------------------------------
+
+  const following = new Map(); // reply element -> its EventSource
+
+  const followReplies = (root) => {
+    root.querySelectorAll("[data-reply-stream]").forEach((reply) => {
+      if (!following.has(reply) && window.EventSource) follow(reply);
+    });
+  };
+
+  const follow = (reply) => {
+    const body = $(".body", reply);
+    const stream = new EventSource(reply.dataset.replyStream);
+    following.set(reply, stream);
+    let text = "";
+    // A stream that connects again starts with the text so far.
+    stream.addEventListener("open", () => {
+      text = "";
+    });
+    stream.addEventListener("token", (event) => {
+      const atBottom = nearBottom();
+      text += JSON.parse(event.data).text;
+      body.textContent = text;
+      reply.dataset.replyStatus = "streaming";
+      if (atBottom) scrollToNewest();
+    });
+    stream.addEventListener("done", (event) => {
+      stream.close();
+      following.delete(reply);
+      finish(reply, JSON.parse(event.data));
+    });
+  };
+
+  const finish = (reply, message) => {
+    const atBottom = nearBottom();
+    $(".body", reply).textContent = message.reply || "…";
+    reply.dataset.replyStatus = message.reply_status;
+    reply.removeAttribute("data-reply-stream");
+    reply.removeAttribute("aria-busy");
+    const stop = $(".stop-form", reply);
+    if (stop) stop.remove();
+    if (message.reply_status === "stopped") {
+      const meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = " · stopped";
+      $(".who", reply).append(meta);
+    }
+    const announcer = document.getElementById("announcer");
+    if (announcer) announcer.textContent = `Keeper: ${message.reply}`;
+    if (atBottom) scrollToNewest();
+  };
+
+  // Esc stops the reply being written.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const stop = document.querySelector("[data-reply-stream] [data-stop-reply]");
+    if (stop) {
+      event.preventDefault();
+      stop.click();
+    }
+  });
+
+  // -- The composer -----------------------------------------------------------------------
+
   const composerBody = () => document.getElementById("composer-body");
   const conversation = () => document.getElementById("conversation");
   // The newest message sits just above the composer, at the bottom of the page.
   const scrollToNewest = () => window.scrollTo({ top: document.body.scrollHeight });
+  const nearBottom = () =>
+    window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
 
   // Enter sends, Shift+Enter starts a new line.
   document.addEventListener("keydown", (event) => {
@@ -37,13 +162,14 @@
     }
   });
 
-  // A message went through: empty the composer, keep the focus there, show the reply.
+  // A message went through: empty the composer, keep the focus there, follow the reply.
   document.addEventListener("chatpot:sent", () => {
     const box = composerBody();
     if (box) {
       box.value = "";
       if (!box.disabled) box.focus();
     }
+    if (conversation()) followReplies(conversation());
     scrollToNewest();
   });
 
@@ -56,8 +182,10 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => {
-    if (conversation() && !new URLSearchParams(window.location.search).has("before")) {
-      scrollToNewest();
+    openEvents();
+    if (conversation()) {
+      followReplies(conversation());
+      if (!new URLSearchParams(window.location.search).has("before")) scrollToNewest();
     }
   });
 })();

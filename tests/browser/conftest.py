@@ -60,18 +60,39 @@ def browser_errors():
 
 
 @pytest.fixture
-def page(chromium, live_server, browser_errors):
-    context = chromium.new_context(base_url=live_server.url, viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    # A CSP violation or a script error shows up here.
-    page.on(
-        "console",
-        lambda message: browser_errors.append(message.text) if message.type == "error" else None,
-    )
-    page.on("pageerror", lambda error: browser_errors.append(str(error)))
-    yield page
-    context.close()
+def site(asgi_live_server, running_worker):
+    """The whole site as `bin/run` serves it: under an ASGI server, a worker beside it."""
+    return asgi_live_server
+
+
+@pytest.fixture
+def new_page(chromium, site, browser_errors):
+    """Pages in browser contexts of their own (another player, another browser)."""
+    contexts = []
+
+    def new_page(viewport=DESKTOP):
+        context = chromium.new_context(base_url=site.url, viewport=viewport)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        # A CSP violation or a script error shows up here.
+        page.on(
+            "console",
+            lambda message: (
+                browser_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: browser_errors.append(str(error)))
+        return page
+
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture

@@ -11,20 +11,18 @@ pytestmark = [
 ]
 
 
-def test_swagger_ui_lists_the_operations_from_the_app_alone(
-    page: Page, live_server, browser_errors
-):
+def test_swagger_ui_lists_the_operations_from_the_app_alone(page: Page, site, browser_errors):
     requested = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto("/api/docs/")
     send = page.locator(".opblock-post").filter(has_text="/api/v1/messages").first
     expect(send).to_be_visible()
-    expect(page.locator(".opblock")).to_have_count(14, timeout=10_000)
+    expect(page.locator(".opblock")).to_have_count(18, timeout=10_000)
     expect(page.get_by_text("ChatPot API")).to_be_visible()
     send.locator(".opblock-summary").click()  # an operation opens, with its contract
     expect(send).to_contain_text("Idempotency-Key")
-    assert all(url.startswith(live_server.url) for url in requested), [
-        url for url in requested if not url.startswith(live_server.url)
+    assert all(url.startswith(site.url) for url in requested), [
+        url for url in requested if not url.startswith(site.url)
     ]
     assert not [error for error in browser_errors if re.search("Content.Security", error, re.I)]
     assert browser_errors == []

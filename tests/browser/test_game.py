@@ -121,8 +121,23 @@ def test_double_click_on_send_charges_once(page: Page, browser_errors):
     assert browser_errors == []
 
 
-def test_pot_refreshes_itself_with_conditional_requests(page: Page, browser_errors):
+def test_the_pot_follows_the_events_stream(page: Page, browser_errors):
     configure(win_chance=Decimal("0.000001"))
+    polled = []
+    page.on("request", lambda r: polled.append(r.url) if r.url.endswith("/pot/") else None)
+    page.goto("/")
+    expect(page.locator("#pot-figure .pot-amount")).to_have_text("0")
+    page.wait_for_timeout(500)
+    other = User.objects.create_user("someone", password=PASSWORD)
+    send_message(player=other, body="feeding the pot")
+    expect(page.locator("#pot-figure .pot-amount")).to_have_text("5", timeout=1_500)
+    assert polled == []  # pushed, not polled
+    assert browser_errors == []
+
+
+def test_without_the_events_stream_the_pot_is_polled_conditionally(page: Page):
+    configure(win_chance=Decimal("0.000001"))
+    page.route("**/api/v1/events", lambda route: route.abort())  # a proxy that cuts streams
     statuses = []
     page.on("response", lambda r: statuses.append(r.status) if "/pot/" in r.url else None)
     page.goto("/")
@@ -133,12 +148,11 @@ def test_pot_refreshes_itself_with_conditional_requests(page: Page, browser_erro
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("5", timeout=12_000)
     assert statuses, "the pot figure never refreshed"
     assert 304 in statuses, f"an unchanged pot should cost a 304, saw {statuses}"
-    assert browser_errors == []
 
 
-def test_basic_flow_works_without_javascript(chromium, live_server):
+def test_basic_flow_works_without_javascript(chromium, site):
     configure(win_chance=Decimal("0.000001"))
-    context = chromium.new_context(base_url=live_server.url, java_script_enabled=False)
+    context = chromium.new_context(base_url=site.url, java_script_enabled=False)
     page = context.new_page()
     page.goto("/accounts/register/")
     page.get_by_label("Username").fill("nojs")

@@ -1,0 +1,126 @@
+"""The live chat in a real browser: the keeper's reply grows in place, Stop keeps what
+was written, and a win anywhere is announced on every open page."""
+
+import itertools
+import re
+import time
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from chat.models import Message
+from pot.models import GameConfig
+from tests.browser.conftest import PHONE
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PASSWORD = "a-long-enough-passphrase"
+
+
+def log_in(page: Page, username: str) -> None:
+    User.objects.create_user(username, password=PASSWORD)
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/chat/$"))
+
+
+def say(page: Page, text: str) -> None:
+    box = page.get_by_label(re.compile("Your message"))
+    box.fill(text)
+    box.press("Enter")
+    expect(page.locator(".bubble.player .body").last).to_have_text(text)
+
+
+def reply_texts(page: Page, seconds: float) -> list[str]:
+    """What the last reply's bubble showed, sampled every 50 ms until it was done."""
+    seen = []
+    reply = page.locator(".bubble.bot").last
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text = reply.locator(".body").inner_text().strip()
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if reply.get_attribute("data-reply-status") in ("done", "stopped"):
+            break
+        page.wait_for_timeout(50)
+    return seen
+
+
+def test_the_reply_grows_in_place_as_the_keeper_writes_it(
+    page: Page, openai_backend, screenshots, browser_errors
+):
+    openai_backend.behaviour, openai_backend.first_wait, openai_backend.seconds = (
+        "slow-start",
+        0.6,
+        1.5,
+    )
+    log_in(page, "reader")
+    say(page, "tell me about the pot")
+    reply = page.locator(".bubble.bot").last
+    expect(reply.locator(".typing")).to_be_visible()  # until the first piece
+    expect(reply.get_by_role("button", name=re.compile("Stop"))).to_be_visible()
+    page.screenshot(path=screenshots / "chat-reply-typing.png")
+    grown = reply_texts(page, seconds=8)
+    assert len(grown) >= 3, grown  # seen growing, not appearing whole
+    for shorter, longer in itertools.pairwise(grown):
+        assert longer.startswith(shorter)
+    expect(reply).to_have_attribute("data-reply-status", "done")
+    stored = Message.objects.get()
+    assert grown[-1] == stored.reply
+    expect(reply.get_by_role("button", name=re.compile("Stop"))).to_have_count(0)
+    expect(page.locator("#announcer")).to_have_text(f"Keeper: {stored.reply}")
+    expect(page.get_by_label(re.compile("Your message"))).to_be_focused()
+    assert browser_errors == []
+
+
+def test_stop_keeps_the_reply_written_so_far(page: Page, openai_backend, browser_errors):
+    openai_backend.behaviour, openai_backend.seconds = "endless", 1.2
+    log_in(page, "stopper")
+    say(page, "talk forever")
+    reply = page.locator(".bubble.bot").last
+    expect(reply.locator(".body")).to_have_text(re.compile(r"\w+ \w+ \w+"))  # three words
+    page.keyboard.press("Escape")
+    expect(reply).to_have_attribute("data-reply-status", "stopped")
+    expect(reply.locator(".who")).to_contain_text("stopped")
+    kept = reply.locator(".body").inner_text()
+    page.wait_for_timeout(800)
+    expect(reply.locator(".body")).to_have_text(kept)  # and no more words came
+    stored = Message.objects.get()
+    assert (stored.reply_status, stored.reply) == ("stopped", kept)
+    expect(page.locator("#balance")).to_have_text("95")  # the charge stands
+    assert browser_errors == []
+
+
+def test_a_win_is_announced_on_every_open_page_without_a_reload(
+    new_page, screenshots, browser_errors
+):
+    GameConfig.objects.filter(pk=1).update(win_chance=Decimal("0.000001"))
+    winner, watcher = new_page(), new_page(PHONE)
+    log_in(winner, "lucky")
+    log_in(watcher, "watcher")
+    say(watcher, "hello")
+    expect(watcher.locator("#quote-round")).to_have_text("1")
+    watcher.evaluate("window.chatpotSamePage = true")  # gone if the page ever reloads
+    say(winner, "small talk")
+    GameConfig.objects.filter(pk=1).update(win_chance=Decimal(1))
+    say(winner, "feeling lucky")
+    started = time.monotonic()
+    announcement = watcher.locator(".toast-win")
+    expect(announcement).to_contain_text("lucky won the pot: 20 credits in round 1", timeout=2_000)
+    assert time.monotonic() - started < 2
+    expect(watcher.locator("#quote-round")).to_have_text("2")
+    expect(watcher.locator("#pot-figure .pot-label")).to_have_text("Pot · round 2")
+    expect(watcher.locator("#next-price")).to_have_text("5")  # a new round, a new price
+    expect(watcher.locator("#send-price")).to_have_text("5")
+    assert watcher.evaluate("window.chatpotSamePage") is True
+    watcher.screenshot(path=screenshots / "win-announced-phone.png")
+    expect(winner.locator(".win-banner")).to_be_visible()
+    expect(winner.locator(".toast-win")).to_have_count(0)  # the banner says it already
+    assert browser_errors == []
