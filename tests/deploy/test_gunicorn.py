@@ -4,6 +4,7 @@ whitenoise serving the collected static files."""
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -73,13 +74,70 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
     raise AssertionError("gunicorn did not answer /healthz in time")
 
 
+def procfile() -> dict[str, list[str]]:
+    """The Procfile's process types and their commands."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {
+        name.strip(): shlex.split(command)
+        for name, command in (line.split(":", 1) for line in lines if ":" in line)
+    }
+
+
+def start(command: list[str], env: dict) -> subprocess.Popen:
+    """A Procfile command, run from the repository root with this environment's tools."""
+    program = Path(sys.executable).with_name(command[0])
+    if command[0] == "python":
+        program = Path(sys.executable)
+    return subprocess.Popen(
+        [str(program), *command[1:]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    output = process.stdout.read()
+    assert process.returncode == 0, output
+    return output
+
+
+def read_stream(url: str, *, headers: dict | None = None, until: str, seconds: float = 15):
+    """The server-sent events of `url` until one named `until`, as (name, data) pairs."""
+    request = urllib.request.Request(url, headers=headers or {})
+    events, name = [], None
+    with urllib.request.urlopen(request, timeout=seconds) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["X-Accel-Buffering"] == "no"
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                if name == until:
+                    return events
+    raise AssertionError(f"the stream ended before {until}: {events}")
+
+
+def test_the_procfile_names_every_process():
+    assert set(procfile()) == {"release", "web", "stream", "worker"}
+
+
 @pytest.mark.parametrize(
     "threads",
     [None, "4"],
     ids=["single-threaded workers (the default)", "threaded workers (for a remote bot)"],
 )
-def test_gunicorn_serves_the_app_with_production_settings(tmp_path, threads):
-    port = free_port()
+def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads):
+    web_port, stream_port = free_port(), free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
@@ -89,7 +147,6 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path, threads):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "STATIC_ROOT": str(tmp_path / "static"),
         "WEB_CONCURRENCY": "2",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
     if threads:
         env["GUNICORN_THREADS"] = threads
@@ -103,18 +160,14 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path, threads):
         check=False,
     )
     assert collected.returncode == 0, collected.stderr
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    server = subprocess.Popen(
-        [str(gunicorn), "chatpot_project.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    commands = procfile()
+    web = start(commands["web"], {**env, "PORT": str(web_port)})
+    stream = start(commands["stream"], {**env, "PORT": str(stream_port)})
+    worker = start(commands["worker"], env)
+    base, streams = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{stream_port}"
     try:
-        wait_until_up(f"{base}/healthz", server)
+        wait_until_up(f"{base}/healthz", web)
+        wait_until_up(f"{streams}/healthz", stream)
         status, _, body = fetch(f"{base}/healthz")
         assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
 
@@ -150,17 +203,27 @@ def test_gunicorn_serves_the_app_with_production_settings(tmp_path, threads):
         assert status == 201, sent
         result = json.loads(sent)
         assert result["balance"] == 95 + result["message"]["payout"]
-        assert result["message"]["reply"]
+        assert result["message"]["reply_status"] == "pending"
+
+        # The reply, written by the worker, followed on the stream process.
+        events = read_stream(
+            streams + result["message"]["reply_stream"],
+            headers={"Authorization": f"Bearer {token}"},
+            until="done",
+        )
+        done = events[-1][1]
+        assert done["reply_status"] == "done"
+        assert done["reply"]
+        pot = read_stream(f"{streams}/api/v1/events", until="pot")
+        assert pot[-1] == ("pot", result["pot"])
 
         status, _, _ = fetch(f"{base}/", headers={"Host": "evil.example.com"})
         assert status == 400  # ALLOWED_HOSTS holds in production
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    output = server.stdout.read()
-    assert server.returncode == 0, output
-    assert f"Using worker: {'gthread' if threads else 'sync'}" in output
+        outputs = {
+            name: stop(process)
+            for name, process in [("web", web), ("stream", stream), ("worker", worker)]
+        }
+    assert f"Using worker: {'gthread' if threads else 'sync'}" in outputs["web"]
+    assert "Using worker: uvicorn_worker.UvicornWorker" in outputs["stream"]
     assert audit_ledger().clean
