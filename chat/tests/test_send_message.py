@@ -329,3 +329,25 @@ def test_a_replay_by_a_player_who_can_no_longer_pay_moves_no_counter(player, no_
     # After a claim, the next message takes the next nonce: the receipts count the messages.
     claim_daily(player=player)
     assert send(player, key="k-5").message.nonce == 5
+
+
+def test_the_replies_need_their_tasks_in_the_database(settings):
+    from chat.checks import replies_are_enqueued_in_the_database
+
+    assert replies_are_enqueued_in_the_database(None) == []
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    [error] = replies_are_enqueued_in_the_database(None)
+    assert error.id == "chat.E001"
+
+
+def test_a_refused_send_enqueues_no_reply_and_each_message_one(player, no_wins):
+    for _ in range(5):
+        send(player)
+    with pytest.raises(InsufficientFunds):
+        send(player)
+    with pytest.raises(MessageInvalid):
+        send(player, body=" ")
+    kwargs = sorted(
+        task.args_kwargs["kwargs"]["message_id"] for task in DBTaskResult.objects.all()
+    )
+    assert kwargs == sorted(Message.objects.values_list("pk", flat=True))
