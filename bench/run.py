@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.live import audience_figures, model_scenario, run_audience
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PYTHON = sys.executable
@@ -52,6 +54,7 @@ class Settings:
     heavy_messages: int
     skip: set[str]
     profile: bool
+    audience: int
 
     @property
     def database_url(self) -> str:
@@ -135,11 +138,19 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, settings: Settings, **extra: str):
+    """The web process (WSGI), or with `app`/`config` the stream process (ASGI)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        app: str = "chatpot_project.wsgi",
+        config: str = "gunicorn.conf.py",
+        **extra: str,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "chatpot_project.wsgi", "--config", "gunicorn.conf.py"],
+            [str(BIN / "gunicorn"), app, "--config", config],
             cwd=ROOT,
             env=settings.env(GUNICORN_BIND=f"127.0.0.1:{self.port}", **extra),
             stdout=subprocess.DEVNULL,
@@ -167,13 +178,64 @@ class Gunicorn:
             self.process.kill()
 
 
+class Background:
+    """A process beside the servers (the worker, the fake model), stopped by its PID."""
+
+    def __init__(self, command: list[str], settings: Settings, **extra: str):
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=settings.env(**extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_worker(settings: Settings, **extra: str) -> Background:
+    return Background([PYTHON, "manage.py", "run_worker"], settings, **extra)
+
+
 @contextmanager
-def serving(settings: Settings, **extra: str):
+def serving(settings: Settings, *, worker: bool = True, **extra: str):
+    """gunicorn with the production settings and, as in production, a worker writing the
+    keeper's replies."""
     server = Gunicorn(settings, **extra)
+    replies = start_worker(settings, **extra) if worker else None
     try:
         yield server
     finally:
         server.stop()
+        if replies:
+            replies.stop()
+
+
+def open_replies(settings: Settings) -> int:
+    return int(
+        psql(
+            settings,
+            "SELECT count(*) FROM chat_message WHERE reply_status IN ('pending', 'streaming')",
+            DB_NAME,
+        )
+    )
+
+
+def replies_drained(settings: Settings, seconds: float = 120) -> str:
+    """How many replies were still to write as the load ended, and how long the worker
+    took to write them."""
+    started, left = time.monotonic(), open_replies(settings)
+    while open_replies(settings) and time.monotonic() - started < seconds:
+        time.sleep(0.5)
+    still = open_replies(settings)
+    return f"{left} still to write, written in {time.monotonic() - started:.1f} s" + (
+        f", {still} NOT written" if still else ""
+    )
 
 
 def request(method, url, body=None, headers=None, timeout=10):
@@ -206,6 +268,7 @@ class LoadFigures:
     refused_402: int
     runs: int = 1
     audit: str = ""
+    replies: str = ""
 
 
 def wrk(url: str, connections: int, seconds: int, tokens: Path) -> LoadFigures:
@@ -262,13 +325,14 @@ def load_levels(settings: Settings, server: Gunicorn, tokens: Path, levels) -> l
             wrk(server.url, connections, settings.seconds, tokens) for _ in range(settings.runs)
         ]
         figures = median_of(runs)
+        figures.replies = replies_drained(settings)
         figures.audit = audit(settings)
         results.append(figures)
         log(
             f"  {connections:>4} connections: {figures.messages_per_second:7.1f} msg/s  "
             f"p50 {figures.p50_ms:6.1f} ms  p90 {figures.p90_ms:6.1f} ms  "
             f"p99 {figures.p99_ms:6.1f} ms  errors {figures.errors}  402s {figures.refused_402}"
-            f"  audit {figures.audit.split(' ')[0]}"
+            f"  audit {figures.audit.split(' ')[0]}  replies: {figures.replies}"
         )
     return results
 
@@ -332,6 +396,12 @@ def pgbench_ceiling(settings: Settings, connections: int) -> float:
         text=True,
         check=False,
     )
+    psql(
+        settings,
+        "DELETE FROM django_tasks_database_dbtaskresult "
+        "WHERE args_kwargs -> 'kwargs' ->> 'message_id' = '0'",
+        DB_NAME,
+    )
     match = re.search(r"tps = ([\d.]+)", done.stdout)
     if not match:
         raise SystemExit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
@@ -381,6 +451,143 @@ def page_latency(url: str, username: str, password: str, samples: int = 100) -> 
             "median_ms": statistics.median(times),
             "p90_ms": times[int(len(times) * 0.9) - 1],
         }
+    return figures
+
+
+# -- live: a model that streams, an audience that watches -------------------------------
+
+
+def wait_for_port(port: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def stream_server(settings: Settings, **extra: str) -> Gunicorn:
+    return Gunicorn(
+        settings, app="chatpot_project.asgi", config="gunicorn_stream.conf.py", **extra
+    )
+
+
+def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
+    """Players chatting with a model that streams 60 words over 2 s (bench/fake_model.py),
+    each sending again as soon as its reply is done."""
+    port = free_port()
+    model = Background(
+        [PYTHON, "-m", "bench.fake_model", "--port", str(port), "--words", "60", "--seconds", "2"],
+        settings,
+    )
+    wait_for_port(port)
+    model_url = f"http://127.0.0.1:{port}"
+    backend = {
+        "CHATBOT_BACKEND": "openai",
+        "CHATBOT_BASE_URL": model_url,
+        "CHATBOT_MODEL": "bench",
+        "STATIC_ROOT": str(static),
+    }
+    results = []
+    try:
+        with serving(settings, **backend) as web:
+            streams = stream_server(settings, **backend)
+            try:
+                for players in (32, 128):
+                    figures = model_scenario(
+                        web.url,
+                        streams.url,
+                        model_url,
+                        tokens.read_text().split(),
+                        players,
+                        seconds=2 * settings.seconds,
+                    )
+                    figures["replies"] = replies_drained(settings)
+                    figures["audit"] = audit(settings)
+                    results.append(figures)
+                    log(
+                        f"  {players:>4} players: {figures['messages_per_second']:5.1f} msg/s  "
+                        f"send p50 {figures['send_p50_ms']:.0f} ms p99 "
+                        f"{figures['send_p99_ms']:.0f} ms  first piece after the model's "
+                        f"p50 {figures['first_piece_after_model_p50_ms']:.0f} ms p99 "
+                        f"{figures['first_piece_after_model_p99_ms']:.0f} ms  GET /api/v1/pot "
+                        f"p99 {figures['pot_p99_ms']:.1f} ms  errors {figures['errors']}  "
+                        f"replies: {figures['replies']}  audit {figures['audit'].split(' ')[0]}"
+                    )
+            finally:
+                streams.stop()
+    finally:
+        model.stop()
+    return results
+
+
+def process_memory_kb(server: Gunicorn) -> int:
+    """The resident memory of the server's worker processes."""
+    total = 0
+    for pid in server.workers():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -> dict:
+    """`clients` watching GET /api/v1/events while 32 connections send with the built-in
+    keeper."""
+    with serving(settings, STATIC_ROOT=str(static)) as web:
+        streams = stream_server(settings, STATIC_ROOT=str(static))
+        try:
+            idle_kb = process_memory_kb(streams)
+            started = time.time()
+            load: dict = {}
+
+            def send_while_watched():
+                load["memory_kb"] = process_memory_kb(streams)
+                load["figures"] = wrk(web.url, 32, settings.seconds, tokens)
+
+            watchers = run_audience(
+                f"{streams.url}/api/v1/events", clients, settings.seconds + 6, send_while_watched
+            )
+        finally:
+            streams.stop()
+    wins = {
+        int(number): float(at)
+        for number, at in (
+            line.split("|")
+            for line in psql(
+                settings,
+                "SELECT number, extract(epoch FROM closed_at) FROM pot_round "
+                f"WHERE outcome = 'won' AND closed_at > to_timestamp({started})",
+                DB_NAME,
+            ).splitlines()
+        )
+    }
+    pots = sorted(
+        (float(at), int(number), int(amount))
+        for at, number, amount in (
+            line.split("|")
+            for line in psql(
+                settings,
+                "SELECT extract(epoch FROM m.created_at), r.number, m.pot_after "
+                "FROM chat_message m JOIN pot_round r ON r.id = m.round_id "
+                f"WHERE m.created_at > to_timestamp({started}) AND NOT m.won "
+                "UNION ALL SELECT extract(epoch FROM closed_at), number + 1, 0 FROM pot_round "
+                f"WHERE outcome = 'won' AND closed_at > to_timestamp({started})",
+                DB_NAME,
+            ).splitlines()
+        )
+    )
+    figures = audience_figures(watchers, wins, pots)
+    sent = load["figures"]
+    figures.update(
+        messages_per_second=sent.messages_per_second,
+        send_p99_ms=sent.p99_ms,
+        send_errors=sent.errors,
+        memory_per_connection_kb=(load["memory_kb"] - idle_kb) / max(1, figures["connected"]),
+        replies=replies_drained(settings),
+        audit=audit(settings),
+    )
     return figures
 
 
@@ -522,7 +729,10 @@ def main() -> None:
     parser.add_argument("--growth-players", type=int, default=100_000)
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
     parser.add_argument("--heavy-messages", type=int, default=10_000)
-    parser.add_argument("--skip", default="", help="comma list: growth,scale,faults")
+    parser.add_argument(
+        "--skip", default="", help="comma list: model,audience,growth,scale,faults"
+    )
+    parser.add_argument("--audience", type=int, default=1000, help="clients watching the pot")
     parser.add_argument("--profile", action="store_true", help="py-spy a worker at 32 conns")
     args = parser.parse_args()
     settings = Settings(
@@ -538,6 +748,7 @@ def main() -> None:
         heavy_messages=args.heavy_messages,
         skip=set(filter(None, args.skip.split(","))),
         profile=args.profile,
+        audience=args.audience,
     )
     for tool in ("wrk", "pgbench", "psql"):
         if not shutil.which(tool):
@@ -594,6 +805,29 @@ def main() -> None:
         f"  pgbench {ceiling:.0f} tps; app {app_32 or 0:.0f} msg/s = "
         f"{(app_32 or 0) / ceiling:.0%} of the ceiling; audit {report['ceiling']['audit']}"
     )
+
+    if "model" not in settings.skip:
+        log("Model: players chat with a model streaming 60 words over 2 s")
+        report["model"] = model_runs(settings, static, tokens)
+
+    if "audience" not in settings.skip:
+        log(
+            f"Audience: {settings.audience} clients on GET /api/v1/events while 32 "
+            "connections send with the built-in keeper"
+        )
+        watched = audience_run(settings, static, tokens, settings.audience)
+        report["audience"] = watched
+        log(
+            f"  {watched['connected']}/{watched['clients']} connected; sending "
+            f"{watched['messages_per_second']:.0f} msg/s (p99 {watched['send_p99_ms']:.0f} "
+            f"ms, errors {watched['send_errors']}); {watched['wins']} wins, heard p50 "
+            f"{watched['win_heard_p50_ms']:.0f} ms p99 {watched['win_heard_p99_ms']:.0f} ms, "
+            f"{watched['wins_missed']} missed; pot shown p50 {watched['pot_age_p50_ms']:.0f} "
+            f"ms p99 {watched['pot_age_p99_ms']:.0f} ms old, "
+            f"{watched['pot_events_per_client_per_second']:.1f} pot events/s a client; "
+            f"{watched['memory_per_connection_kb']:.0f} KB per connection; replies: "
+            f"{watched['replies']}; audit {watched['audit'].split(' ')[0]}"
+        )
 
     if "growth" not in settings.skip:
         log(

@@ -1,6 +1,8 @@
 -- pgbench: the settlement transaction of one losing message, statement for statement as
 -- the app sends it (see chat/services.py and wallet/services.py), for random players of
 -- the benchmark. Run with -M prepared: the app plans these statements once per connection.
+-- The reply's task is stored as the app stores it (for message 0, so no worker writes
+-- it; bench/run.py deletes them after), the reply marked written.
 \set player random(:first_player, :last_player)
 BEGIN;
 SELECT id FROM wallet_account WHERE owner_id = :player FOR UPDATE;
@@ -21,14 +23,23 @@ SELECT a.id AS account, a.balance, p.id AS pot, h.id AS house, u.client_seed,
        wallet_account h, pot_round r, pot_gameconfig c
  WHERE u.id = :player AND p.kind = 'pot' AND h.kind = 'house' AND r.outcome = 'open'
    AND c.id = 1 \gset
-INSERT INTO chat_message (id, player_id, round_id, body, price, client_seed, nonce, roll,
-                          win_chance, won, payout, balance_after, pot_after, next_price, reply,
-                          idempotency_key, created_at)
-  VALUES (:message, :player, :round, 'what are the odds?', 5, :client_seed, :nonce, 0.5, 0.1,
-          false, 0, CAST(:balance AS BIGINT) - 5, NULL, 10, '', '', now());
 UPDATE wallet_account SET balance = balance + CASE id WHEN :account THEN CAST(-5 AS BIGINT)
                                                       WHEN :pot THEN CAST(5 AS BIGINT) END
   WHERE (id IN (:account, :pot)) AND (id <> :pot OR round_id = :round);
+INSERT INTO chat_message (id, player_id, round_id, body, price, client_seed, nonce, roll,
+                          win_chance, won, payout, balance_after, pot_after, next_price, reply,
+                          reply_status, reply_attempts, reply_lease_until, idempotency_key,
+                          created_at)
+  VALUES (:message, :player, :round, 'what are the odds?', 5, :client_seed, :nonce, 0.5, 0.1,
+          false, 0, CAST(:balance AS BIGINT) - 5,
+          (SELECT balance FROM wallet_account WHERE id = :pot), 10, '', 'done', 0, NULL, '',
+          now());
+INSERT INTO django_tasks_database_dbtaskresult (id, status, enqueued_at, started_at,
+    finished_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name,
+    run_after, return_value, exception_class_path, traceback)
+  VALUES (gen_random_uuid(), 'READY', now(), NULL, NULL,
+          '{"args": [], "kwargs": {"message_id": 0, "ordinal": 1}}', 0,
+          'chat.tasks.generate_reply', '[]', 'default', 'default', '9999-01-01', NULL, '', '');
 INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
                              actor_id, memo, created_at)
   VALUES (:account, :pot, 5, 'message_fee', :message, :round, NULL, '', now())

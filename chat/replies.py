@@ -257,20 +257,56 @@ class _Lost(Exception):
     """The reply is no longer this worker's to write."""
 
 
+# The model's pieces go on to the followers together, at most this often (the first at
+# once): a model writes a word at a time, and each piece passed on costs the worker, Redis,
+# the stream process and every follower; ten a second still read as writing.
+PASS_ON_SECONDS = 0.1
+
+
+class _Passing:
+    """What of the reply has gone on to its followers, and when."""
+
+    def __init__(self, live, message_id: int, written: _Written):
+        self.live, self.message_id, self.written = live, message_id, written
+        self.passed, self.at = 0, 0.0
+
+    @property
+    def waiting(self) -> bool:
+        return len(self.written.text) > self.passed
+
+    def due_in(self) -> float:
+        return max(0.0, self.at + PASS_ON_SECONDS - time.monotonic())
+
+    async def pass_on(self) -> None:
+        text = self.written.text
+        if await self.live.piece(self.message_id, self.passed, text[self.passed :]):
+            raise _Lost()  # the player stopped it; the stop kept the text
+        self.passed, self.at = len(text), time.monotonic()
+
+
 async def _stream(bot, claim: Claim, live, written: _Written) -> None:
-    """The model's reply as far as it gets within CHATBOT_TIMEOUT, each piece passed on as
-    it comes and added to `written`. Raises _Lost if the reply was stopped or taken over."""
+    """The model's reply as far as it gets within CHATBOT_TIMEOUT, added to `written` and
+    passed on as it comes. Raises _Lost if the reply was stopped or taken over."""
     message_id = claim.message.pk
+    passing = _Passing(live, message_id, written)
     saved_at = time.monotonic()
+    pieces = aiter(bot.stream(claim.context))
+    coming = None  # the model's next piece, being waited for
     try:
         async with asyncio.timeout(settings.CHATBOT_TIMEOUT):
-            async for piece in bot.stream(claim.context):
-                piece = piece[: MAX_REPLY_CHARS - len(written.text)]
+            while True:
+                coming = coming or asyncio.ensure_future(anext(pieces, None))
+                timeout = passing.due_in() if passing.waiting else None
+                if not (await asyncio.wait({coming}, timeout=timeout))[0]:
+                    await passing.pass_on()  # the model is slow: what there is goes on
+                    continue
+                piece, coming = coming.result(), None
+                piece = (piece or "")[: MAX_REPLY_CHARS - len(written.text)]
                 if not piece:
-                    break  # long enough: the rest is not shown
-                if await live.piece(message_id, len(written.text), piece):
-                    raise _Lost()  # the player stopped it; the stop kept the text
+                    break  # the end, or long enough: the rest is not shown
                 written.text += piece
+                if not passing.due_in():
+                    await passing.pass_on()
                 if time.monotonic() - saved_at >= live.save_every:
                     if not await sync_to_async(save_progress)(claim, written.text):
                         raise _Lost()
@@ -279,6 +315,13 @@ async def _stream(bot, claim: Claim, live, written: _Written) -> None:
         logger.warning("The model's reply to message %s ran past CHATBOT_TIMEOUT", message_id)
     except BotUnavailable as problem:
         logger.warning("The model failed on message %s: %s", message_id, problem)
+    finally:
+        if coming is not None:
+            coming.cancel()
+            await asyncio.gather(coming, return_exceptions=True)
+        await pieces.aclose()
+    if passing.waiting:
+        await passing.pass_on()
 
 
 def recover_replies(*, limit: int = 500) -> list[int]:

@@ -11,11 +11,12 @@ import asyncio
 import contextvars
 import logging
 import weakref
-from collections import deque
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
+
+from chatpot_project.streams import event
 
 from .models import Round
 from .selectors import pot_status
@@ -34,33 +35,32 @@ class PotFigure:
 
 
 class Listener:
-    """One client's events: wins and rounds in order, and the pot's latest figure."""
+    """One client's events, as the stream sends them: wins and rounds in order, and the
+    pot's latest figure only."""
 
     def __init__(self):
-        self.ordered: deque[tuple[str, dict]] = deque()
-        self.pot: PotFigure | None = None
+        self.ordered: list[bytes] = []
+        self.pot: bytes = b""
         self.changed = asyncio.Event()
 
-    def add(self, name: str, data: dict) -> None:
-        self.ordered.append((name, data))
+    def add(self, encoded: bytes) -> None:
+        self.ordered.append(encoded)
         self.changed.set()
 
-    def set_pot(self, figure: PotFigure) -> None:
-        self.pot = figure
+    def set_pot(self, encoded: bytes) -> None:
+        self.pot = encoded
         self.changed.set()
 
-    async def next_events(self, timeout: float) -> list[tuple[str, dict]]:
-        """What changed since the last call, waiting up to `timeout` seconds for it."""
+    async def next_events(self, timeout: float) -> bytes:
+        """What changed since the last call, as one piece of the stream (written at once),
+        waiting up to `timeout` seconds for it; b"" if nothing did."""
         try:
             await asyncio.wait_for(self.changed.wait(), timeout)
         except TimeoutError:
-            return []
+            return b""
         self.changed.clear()
-        events = list(self.ordered)
-        self.ordered.clear()
-        if self.pot is not None:
-            events.append(("pot", {"round": self.pot.round, "amount": self.pot.amount}))
-            self.pot = None
+        events = b"".join([*self.ordered, self.pot])
+        self.ordered, self.pot = [], b""
         return events
 
 
@@ -69,19 +69,21 @@ class PotTicker:
         self.listeners: set[Listener] = set()
         self.latest: PotFigure | None = None
         self.task: asyncio.Task | None = None
+        self.ready = asyncio.Event()
 
     async def listen(self) -> Listener:
         """A new listener, told the open round and the pot at once."""
-        if self.task is None or self.task.done():
-            self.latest = await _read_figure()
+        if self.task is None or self.task.done():  # one ticker, however many arrive at once
+            self.ready = asyncio.Event()
             # A context of its own: the ticker outlives the request that started it.
             self.task = asyncio.get_running_loop().create_task(
                 self._run(), context=contextvars.Context()
             )
+        await self.ready.wait()
         listener = Listener()
         if self.latest is not None:
-            listener.add("round", _round_data(self.latest))
-            listener.set_pot(self.latest)
+            listener.add(event("round", _round_data(self.latest)))
+            listener.set_pot(_pot_event(self.latest))
         self.listeners.add(listener)
         return listener
 
@@ -90,6 +92,12 @@ class PotTicker:
 
     async def _run(self) -> None:
         try:
+            try:
+                self.latest = await _read_figure()
+            except DatabaseError:
+                logger.warning("The pot ticker could not read the pot", exc_info=True)
+            finally:
+                self.ready.set()
             await self._tick_while_listened()
         finally:  # its connection is not kept for a ticker that may not come back
             await sync_to_async(connections.close_all)()
@@ -109,10 +117,17 @@ class PotTicker:
             if figure == self.latest:
                 continue
             self.latest = figure
+            # Encoded once for every listener of the process.
+            ordered = b"".join(event(name, data) for name, data in events)
+            pot = _pot_event(figure)
             for listener in list(self.listeners):
-                for name, data in events:
-                    listener.add(name, data)
-                listener.set_pot(figure)
+                if ordered:
+                    listener.add(ordered)
+                listener.set_pot(pot)
+
+
+def _pot_event(figure: PotFigure) -> bytes:
+    return event("pot", {"round": figure.round, "amount": figure.amount})
 
 
 def _round_data(figure: PotFigure) -> dict:

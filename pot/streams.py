@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from chatpot_project.streams import HEARTBEAT, event, event_stream, release_database
+from chatpot_project.streams import HEARTBEAT, event_stream, release_database
 
 from .live import ticker
 
@@ -26,9 +26,6 @@ async def _events() -> AsyncIterator[bytes]:
     try:
         while True:
             changes = await listener.next_events(timeout=settings.STREAM_HEARTBEAT_SECONDS)
-            if not changes:
-                yield HEARTBEAT
-            for name, data in changes:
-                yield event(name, data)
+            yield changes or HEARTBEAT
     finally:
         pot.leave(listener)
