@@ -177,7 +177,9 @@ class ModelServer:
     def stop(self) -> None:
         async def close():
             self.server.close()
-            await self.server.wait_closed()
+            for answering in asyncio.all_tasks():  # replies still being written end now
+                if answering is not asyncio.current_task():
+                    answering.cancel()
 
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)

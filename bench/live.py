@@ -12,13 +12,17 @@ audience: many clients hold GET /api/v1/events open while others send; each clie
 import asyncio
 import itertools
 import json
+import random
 import re
 import statistics
+import subprocess
+import sys
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 
-import httpx
+from bench import http
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -30,102 +34,118 @@ def percentile(values: list[float], p: float) -> float:
 
 # -- model ------------------------------------------------------------------------------
 
+ARRIVALS_SECONDS = 2.0  # players come in over one reply's time, not all at once
+
 
 @dataclass
 class ModelRun:
     sent: int = 0
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() of each send
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
     send_ms: list[float] = field(default_factory=list)
     first_piece_at: dict[str, float] = field(default_factory=dict)  # body -> time.time()
+    # Each reply's round: from the send's start to its `done`, in seconds.
+    cycle_s: list[float] = field(default_factory=list)
     replies_done: int = 0
-    pot_ms: list[float] = field(default_factory=list)
 
 
-async def _player(index, token, web, streams, run: ModelRun, ends: float) -> None:
+def _failed(run: ModelRun, kind: str) -> None:
+    run.errors += 1
+    run.error_kinds[kind] = run.error_kinds.get(kind, 0) + 1
+
+
+async def _player(index, token, web_url, stream_url, run: ModelRun, ends: float, start: float):
     headers = {"Authorization": f"Bearer {token}"}
     n = 0
+    await asyncio.sleep(start)  # players come in over a while, not all in one instant
     while time.monotonic() < ends:
         n += 1
         body = f"bench player {index} message {n}: what are the odds tonight?"
         started = time.monotonic()
         try:
-            answer = await web.post("/api/v1/messages", json={"body": body}, headers=headers)
-        except httpx.HTTPError:
-            run.errors += 1
+            status, answer = await http.request(
+                "POST", f"{web_url}/api/v1/messages", headers=headers, json_body={"body": body}
+            )
+        except (OSError, http.HTTPError) as error:
+            _failed(run, f"send: {type(error).__name__}")
             await asyncio.sleep(0.1)
             continue
         run.send_ms.append((time.monotonic() - started) * 1000)
-        if answer.status_code != 201:
-            run.errors += 1
+        if status != 201:
+            _failed(run, f"send: {status}")
             await asyncio.sleep(0.1)
             continue
         run.sent += 1
-        stream = answer.json()["message"]["reply_stream"]
+        run.sent_at.append(started)
+        stream = json.loads(answer)["message"]["reply_stream"]
         try:
-            async with streams.stream("GET", stream, headers=headers) as events:
-                name = None
-                async for line in events.aiter_lines():
-                    if line.startswith("event:"):
-                        name = line[6:].strip()
-                    elif line.startswith("data:") and name == "token":
-                        run.first_piece_at.setdefault(body, time.time())
-                    elif line.startswith("data:") and name == "done":
-                        run.replies_done += 1
-                        break
-        except httpx.HTTPError:
-            run.errors += 1
-
-
-async def _prober(web, run: ModelRun, ends: float) -> None:
-    while time.monotonic() < ends:
-        started = time.monotonic()
-        answer = await web.get("/api/v1/pot")
-        if answer.status_code == 200:
-            run.pot_ms.append((time.monotonic() - started) * 1000)
-        else:
-            run.errors += 1
-        await asyncio.sleep(0.1)
+            async for name, _ in http.events(f"{stream_url}{stream}", headers=headers):
+                if name == "token":
+                    run.first_piece_at.setdefault(body, time.time())
+                elif name == "done":
+                    run.replies_done += 1
+                    run.cycle_s.append(time.monotonic() - started)
+                    break
+        except (OSError, http.HTTPError, ValueError) as error:
+            _failed(run, f"stream: {type(error).__name__}")
 
 
 async def _model(web_url, stream_url, tokens, players, seconds) -> ModelRun:
     run = ModelRun()
-    limits = httpx.Limits(max_connections=players + 8, max_keepalive_connections=players + 8)
-    timeout = httpx.Timeout(30)
-    async with (
-        httpx.AsyncClient(base_url=web_url, limits=limits, timeout=timeout) as web,
-        httpx.AsyncClient(base_url=stream_url, limits=limits, timeout=timeout) as streams,
-    ):
-        ends = time.monotonic() + seconds
-        await asyncio.gather(
-            *(
-                _player(i, tokens[i % len(tokens)], web, streams, run, ends)
-                for i in range(players)
-            ),
-            _prober(web, run, ends),
+    ends = time.monotonic() + seconds
+    arrivals = random.Random(players)  # the same spread every run
+    await asyncio.gather(
+        *(
+            _player(
+                i,
+                tokens[i % len(tokens)],
+                web_url,
+                stream_url,
+                run,
+                ends,
+                arrivals.uniform(0, ARRIVALS_SECONDS),
+            )
+            for i in range(players)
         )
+    )
     return run
 
 
 def model_scenario(web_url, stream_url, model_url, tokens, players, seconds) -> dict:
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "bench.probe", f"{web_url}/api/v1/pot", str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     started = time.monotonic()
     run = asyncio.run(_model(web_url, stream_url, tokens, players, seconds))
-    took = time.monotonic() - started
-    stats = json.loads(httpx.get(f"{model_url}/stats", timeout=10).text)["first_chunk_at"]
+    # The rate once every player has come in (they come in over the first 2 s).
+    steady = started + ARRIVALS_SECONDS
+    steady_rate = sum(1 for at in run.sent_at if at >= steady) / (started + seconds - steady)
+    probed = json.loads(probe.communicate(timeout=seconds + 30)[0])
+    with urllib.request.urlopen(f"{model_url}/stats", timeout=10) as answer:  # noqa: S310
+        stats = json.loads(answer.read())
     lags = [
-        (seen - stats[body]) * 1000 for body, seen in run.first_piece_at.items() if body in stats
+        (seen - stats["first_chunk_at"][body]) * 1000
+        for body, seen in run.first_piece_at.items()
+        if body in stats["first_chunk_at"]
     ]
     return {
         "players": players,
-        "messages_per_second": run.sent / took,
+        "sent": run.sent,
+        "messages_per_second": steady_rate,
         "replies_done": run.replies_done,
-        "errors": run.errors,
+        "errors": run.errors + probed["failures"],
+        "error_kinds": run.error_kinds,
         "send_p50_ms": percentile(run.send_ms, 50),
         "send_p99_ms": percentile(run.send_ms, 99),
+        "reply_round_trip_p50_s": percentile(run.cycle_s, 50),
         "first_piece_after_model_p50_ms": percentile(lags, 50),
         "first_piece_after_model_p99_ms": percentile(lags, 99),
-        "pot_p50_ms": percentile(run.pot_ms, 50),
-        "pot_p99_ms": percentile(run.pot_ms, 99),
-        "pot_requests": len(run.pot_ms),
+        "pot_p50_ms": percentile(probed["latencies_ms"], 50),
+        "pot_p99_ms": percentile(probed["latencies_ms"], 99),
+        "pot_requests": len(probed["latencies_ms"]),
     }
 
 

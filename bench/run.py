@@ -208,6 +208,7 @@ def serving(settings: Settings, *, worker: bool = True, **extra: str):
     keeper's replies."""
     server = Gunicorn(settings, **extra)
     replies = start_worker(settings, **extra) if worker else None
+    server.replies = replies
     try:
         yield server
     finally:
@@ -494,15 +495,22 @@ def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
         with serving(settings, **backend) as web:
             streams = stream_server(settings, **backend)
             try:
+                groups = process_groups(
+                    web=web, stream=streams, worker=web.replies.process, model=model.process
+                )
                 for players in (32, 128):
-                    figures = model_scenario(
-                        web.url,
-                        streams.url,
-                        model_url,
-                        tokens.read_text().split(),
-                        players,
-                        seconds=2 * settings.seconds,
-                    )
+                    counted: dict = {}
+                    with cpu_per_message(groups, counted):
+                        figures = model_scenario(
+                            web.url,
+                            streams.url,
+                            model_url,
+                            tokens.read_text().split(),
+                            players,
+                            seconds=2 * settings.seconds,
+                        )
+                        counted["messages"] = figures["sent"]
+                    figures["cpu_ms_per_message"] = counted["cpu_ms_per_message"]
                     figures["replies"] = replies_drained(settings)
                     figures["audit"] = audit(settings)
                     results.append(figures)
@@ -511,15 +519,57 @@ def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
                         f"send p50 {figures['send_p50_ms']:.0f} ms p99 "
                         f"{figures['send_p99_ms']:.0f} ms  first piece after the model's "
                         f"p50 {figures['first_piece_after_model_p50_ms']:.0f} ms p99 "
-                        f"{figures['first_piece_after_model_p99_ms']:.0f} ms  GET /api/v1/pot "
+                        f"{figures['first_piece_after_model_p99_ms']:.0f} ms  round trip p50 "
+                        f"{figures['reply_round_trip_p50_s']:.2f} s  GET /api/v1/pot "
                         f"p99 {figures['pot_p99_ms']:.1f} ms  errors {figures['errors']}  "
                         f"replies: {figures['replies']}  audit {figures['audit'].split(' ')[0]}"
                     )
+                    log(f"    CPU ms per message: {figures['cpu_ms_per_message']}")
+                    if figures["error_kinds"]:
+                        log(f"    errors: {figures['error_kinds']}")
             finally:
                 streams.stop()
     finally:
         model.stop()
     return results
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_groups(**named) -> dict[str, list[int]]:
+    """Each group's PIDs: servers by their workers, others by their own PID; with the
+    database's and Redis's processes, and the benchmark's own."""
+    groups = {}
+    for name, process in named.items():
+        groups[name] = process.workers() if isinstance(process, Gunicorn) else [process.pid]
+    for name, pattern in (("postgres", "postgres"), ("redis", "redis-server")):
+        found = subprocess.run(["pgrep", pattern], capture_output=True, text=True, check=False)
+        groups[name] = [int(pid) for pid in found.stdout.split()]
+    groups["benchmark"] = [os.getpid()]
+    return groups
+
+
+@contextmanager
+def cpu_per_message(groups: dict[str, list[int]], into: dict):
+    """CPU milliseconds per message of each group, over the block: `into["messages"]`
+    messages, set by the block."""
+    before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    yield
+    messages = max(1, into.get("messages", 0))
+    into["cpu_ms_per_message"] = {
+        name: round((cpu_seconds(pids) - before[name]) * 1000 / messages, 2)
+        for name, pids in groups.items()
+    }
 
 
 def process_memory_kb(server: Gunicorn) -> int:
@@ -542,9 +592,13 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
             started = time.time()
             load: dict = {}
 
+            groups = process_groups(web=web, stream=streams, worker=web.replies.process)
+
             def send_while_watched():
                 load["memory_kb"] = process_memory_kb(streams)
-                load["figures"] = wrk(web.url, 32, settings.seconds, tokens)
+                with cpu_per_message(groups, load):
+                    load["figures"] = wrk(web.url, 32, settings.seconds, tokens)
+                    load["messages"] = load["figures"].messages_per_second * settings.seconds
 
             watchers = run_audience(
                 f"{streams.url}/api/v1/events", clients, settings.seconds + 6, send_while_watched
@@ -585,6 +639,7 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
         send_p99_ms=sent.p99_ms,
         send_errors=sent.errors,
         memory_per_connection_kb=(load["memory_kb"] - idle_kb) / max(1, figures["connected"]),
+        cpu_ms_per_message=load["cpu_ms_per_message"],
         replies=replies_drained(settings),
         audit=audit(settings),
     )
@@ -828,6 +883,7 @@ def main() -> None:
             f"{watched['memory_per_connection_kb']:.0f} KB per connection; replies: "
             f"{watched['replies']}; audit {watched['audit'].split(' ')[0]}"
         )
+        log(f"  CPU ms per message: {watched['cpu_ms_per_message']}")
 
     if "growth" not in settings.skip:
         log(

@@ -9,16 +9,20 @@ from there: no service beyond the database.
 """
 
 import asyncio
+import contextvars
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+import weakref
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
+import redis
 
 from chatpot_project.redis_clients import async_client, namespace, redis_url, sync_client
+from chatpot_project.streams import stream_database
 
 from .models import FINISHED_REPLIES, Message
+
+logger = logging.getLogger(__name__)
 
 TEXT_KEPT_SECONDS = 3600  # the text so far, for late readers; the message holds it after
 STOP_KEPT_SECONDS = 600
@@ -36,10 +40,11 @@ class Finished:
 
 
 class RedisReplies:
-    """Pieces through Redis: published as they come; the worker saves the text so far to
-    the message only now and then, so that a worker taking over a reply finds it."""
+    """Pieces through Redis: published as they come, and kept there as the text so far,
+    for late readers and for a worker that takes over the reply of one that died; the
+    message itself gets the reply once it is done."""
 
-    save_every = 1.0  # seconds
+    save_every = float("inf")  # the text so far is in Redis
 
     def __init__(self):
         self.prefix = f"{namespace()}:reply"
@@ -49,14 +54,13 @@ class RedisReplies:
         return base, f"{base}:text", f"{base}:stop"
 
     async def piece(self, message_id: int, offset: int, text: str) -> bool:
-        """Add a piece; True when the player has asked to stop."""
+        """Add a piece; True when the player has asked to stop. One script, so one command
+        and one answer: as a pipeline of four, the worker spent a quarter of its time here."""
         channel, text_key, stop_key = self._keys(message_id)
-        async with async_client().pipeline(transaction=True) as step:
-            step.append(text_key, text)
-            step.expire(text_key, TEXT_KEPT_SECONDS)
-            step.publish(channel, json.dumps({"offset": offset, "text": text}))
-            step.exists(stop_key)
-            *_, stop = await step.execute()
+        piece = json.dumps({"offset": offset, "text": text})
+        stop = await _piece_script()(
+            keys=[text_key, stop_key], args=[text, TEXT_KEPT_SECONDS, channel, piece]
+        )
         return bool(stop)
 
     async def finished(self, message_id: int, message: dict) -> None:
@@ -87,22 +91,39 @@ class RedisReplies:
         text = sync_client().get(text_key)
         return None if text is None else text.decode()
 
-    @asynccontextmanager
-    async def follow(self, message_id: int) -> AsyncIterator["RedisFollower"]:
+    async def follow(self, message_id: int) -> "RedisFollower":
+        """Follow the reply: what is published from now on is kept for `next_event`, until
+        `close()`."""
         channel, text_key, _ = self._keys(message_id)
-        subscription = async_client().pubsub(ignore_subscribe_messages=True)
-        await subscription.subscribe(channel)
-        try:
-            yield RedisFollower(subscription, text_key)
-        finally:
-            await subscription.unsubscribe()
-            await subscription.aclose()
+        arrivals = await subscriptions().add(channel)
+        return RedisFollower(channel, arrivals, text_key)
+
+
+_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _piece_script():
+    """Append the piece to the text so far (kept a while), publish it, and say whether the
+    player asked to stop: atomically, in one command."""
+    loop = asyncio.get_running_loop()
+    if (script := _scripts.get(loop)) is None:
+        script = _scripts[loop] = async_client().register_script(
+            "redis.call('APPEND', KEYS[1], ARGV[1]) "
+            "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
+            "redis.call('PUBLISH', ARGV[3], ARGV[4]) "
+            "return redis.call('EXISTS', KEYS[2])"
+        )
+    return script
 
 
 class RedisFollower:
-    def __init__(self, subscription, text_key: str):
-        self.subscription = subscription
+    def __init__(self, channel: str, arrivals: asyncio.Queue, text_key: str):
+        self.channel = channel
+        self.arrivals = arrivals
         self.text_key = text_key
+
+    async def close(self) -> None:
+        await subscriptions().remove(self.channel, self.arrivals)
 
     async def text_so_far(self) -> str:
         text = await async_client().get(self.text_key)
@@ -110,17 +131,87 @@ class RedisFollower:
 
     async def next_event(self, timeout: float) -> Piece | Finished | None:
         """The next piece or the end, or None if nothing came within `timeout` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (left := deadline - loop.time()) > 0:
-            message = await self.subscription.get_message(timeout=left)
-            if message is None or message["type"] != "message":
+        try:
+            event = json.loads(await asyncio.wait_for(self.arrivals.get(), timeout))
+        except TimeoutError:
+            return None
+        if "done" in event:
+            return Finished(event["done"])
+        return Piece(event["offset"], event["text"])
+
+
+class Subscriptions:
+    """One Redis subscription for all the replies a process relays: each stream would
+    otherwise hold a connection of its own (measured: at 128 players a process ran out of
+    its pool's connections). The channels come and go with their followers; what is
+    published on one goes to each of its followers' queues."""
+
+    def __init__(self):
+        self.subscription = None
+        self.reader: asyncio.Task | None = None
+        self.followers: dict[str, set[asyncio.Queue]] = {}
+        self.subscribed: dict[str, asyncio.Event] = {}
+
+    async def add(self, channel: str) -> asyncio.Queue:
+        """A queue of what is published on `channel` from the moment this returns."""
+        arrivals = asyncio.Queue()
+        followers = self.followers.setdefault(channel, set())
+        followers.add(arrivals)
+        if len(followers) == 1:
+            self.subscribed[channel] = asyncio.Event()
+            if self.subscription is None:
+                self.subscription = async_client().pubsub()
+            await self.subscription.subscribe(channel)
+            if self.reader is None or self.reader.done():
+                self.reader = asyncio.get_running_loop().create_task(
+                    self._read(), context=contextvars.Context()
+                )
+        await self.subscribed[channel].wait()  # Redis confirmed: nothing published is missed
+        return arrivals
+
+    async def remove(self, channel: str, arrivals: asyncio.Queue) -> None:
+        followers = self.followers.get(channel, set())
+        followers.discard(arrivals)
+        if not followers and channel in self.followers:
+            del self.followers[channel]
+            self.subscribed.pop(channel, None)
+            await self.subscription.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self.subscription.get_message(timeout=1.0)
+            except (ConnectionError, OSError, redis.RedisError):
+                logger.warning(
+                    "The replies' subscription failed; subscribing again", exc_info=True
+                )
+                await asyncio.sleep(0.5)
+                await self._subscribe_again()
                 continue
-            event = json.loads(message["data"])
-            if "done" in event:
-                return Finished(event["done"])
-            return Piece(event["offset"], event["text"])
-        return None
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            if message["type"] == "subscribe" and channel in self.subscribed:
+                self.subscribed[channel].set()
+            elif message["type"] == "message":
+                for arrivals in self.followers.get(channel, ()):
+                    arrivals.put_nowait(message["data"])
+
+    async def _subscribe_again(self) -> None:
+        self.subscription = async_client().pubsub()
+        if self.followers:
+            await self.subscription.subscribe(*self.followers)
+
+
+_subscriptions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def subscriptions() -> Subscriptions:
+    """This process's (its event loop's) subscription."""
+    loop = asyncio.get_running_loop()
+    if (found := _subscriptions.get(loop)) is None:
+        found = _subscriptions[loop] = Subscriptions()
+    return found
 
 
 class DatabaseReplies:
@@ -145,9 +236,8 @@ class DatabaseReplies:
     def text_so_far(self, message_id: int) -> str | None:
         return None  # the message's own text is the latest there is
 
-    @asynccontextmanager
-    async def follow(self, message_id: int) -> AsyncIterator["DatabaseFollower"]:
-        yield DatabaseFollower(message_id, self.read_every)
+    async def follow(self, message_id: int) -> "DatabaseFollower":
+        return DatabaseFollower(message_id, self.read_every)
 
 
 class DatabaseFollower:
@@ -155,6 +245,9 @@ class DatabaseFollower:
         self.message_id = message_id
         self.read_every = read_every
         self.shown = 0
+
+    async def close(self) -> None:
+        pass
 
     async def text_so_far(self) -> str:
         text, _ = await self._read()
@@ -175,7 +268,7 @@ class DatabaseFollower:
                 return Finished(finished)
         return None
 
-    @sync_to_async
+    @stream_database
     def _read(self) -> tuple[str, dict | None]:
         from .serializers import message_data
 

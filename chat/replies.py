@@ -43,7 +43,7 @@ class Claim:
     message: Message
     attempt: int
     context: BotContext
-    kept: str  # the text a worker that died had saved
+    kept: str  # the text a worker that died had written
 
 
 def _takeable(now) -> Q:
@@ -179,7 +179,9 @@ def claim_reply(message_id: int, ordinal: int, history_turns: int) -> Claim | No
     if message is None:
         return None
     lease = timezone.now() + timedelta(seconds=settings.CHATBOT_TIMEOUT) + LEASE_MARGIN
-    kept = message.reply if message.reply_status == Message.ReplyStatus.STREAMING else ""
+    kept = ""
+    if message.reply_status == Message.ReplyStatus.STREAMING:  # a worker died writing it
+        kept = max(message.reply, replies().text_so_far(message.pk) or "", key=len)
     context = bot_context(message, ordinal=ordinal, history_turns=history_turns)
     if not _take(message, reply_status=Message.ReplyStatus.STREAMING, reply_lease_until=lease):
         return None
@@ -264,24 +266,46 @@ PASS_ON_SECONDS = 0.1
 
 
 class _Passing:
-    """What of the reply has gone on to its followers, and when."""
+    """What of the reply has gone on to its followers, and when; what is written waits at
+    most PASS_ON_SECONDS for the next passing. `stopped` once the player stopped the reply;
+    `failed` with what went wrong on the way (Redis down)."""
 
     def __init__(self, live, message_id: int, written: _Written):
         self.live, self.message_id, self.written = live, message_id, written
         self.passed, self.at = 0, 0.0
+        self.lock = asyncio.Lock()
+        self.later: asyncio.Task | None = None
+        self.stopped = False
+        self.failed: Exception | None = None
 
-    @property
-    def waiting(self) -> bool:
-        return len(self.written.text) > self.passed
+    async def wrote(self) -> None:
+        """More text: it goes on now if the last passing is old enough, else soon."""
+        if time.monotonic() - self.at >= PASS_ON_SECONDS:
+            await self.pass_on()
+        elif self.later is None or self.later.done():
+            self.later = asyncio.ensure_future(self._pass_on_later())
 
-    def due_in(self) -> float:
-        return max(0.0, self.at + PASS_ON_SECONDS - time.monotonic())
+    async def _pass_on_later(self) -> None:
+        await asyncio.sleep(max(0.0, self.at + PASS_ON_SECONDS - time.monotonic()))
+        try:
+            await self.pass_on()
+        except Exception as error:  # the writing loop raises it
+            self.failed = error
 
     async def pass_on(self) -> None:
-        text = self.written.text
-        if await self.live.piece(self.message_id, self.passed, text[self.passed :]):
-            raise _Lost()  # the player stopped it; the stop kept the text
-        self.passed, self.at = len(text), time.monotonic()
+        async with self.lock:  # one passing at a time, in order
+            text = self.written.text
+            if len(text) > self.passed and not self.stopped:
+                stop = await self.live.piece(self.message_id, self.passed, text[self.passed :])
+                self.passed, self.at = len(text), time.monotonic()
+                self.stopped = self.stopped or stop
+
+    async def flush(self) -> None:
+        """Everything written goes on."""
+        if self.later is not None and not self.later.done():
+            self.later.cancel()
+            await asyncio.gather(self.later, return_exceptions=True)
+        await self.pass_on()
 
 
 async def _stream(bot, claim: Claim, live, written: _Written) -> None:
@@ -290,23 +314,18 @@ async def _stream(bot, claim: Claim, live, written: _Written) -> None:
     message_id = claim.message.pk
     passing = _Passing(live, message_id, written)
     saved_at = time.monotonic()
-    pieces = aiter(bot.stream(claim.context))
-    coming = None  # the model's next piece, being waited for
     try:
         async with asyncio.timeout(settings.CHATBOT_TIMEOUT):
-            while True:
-                coming = coming or asyncio.ensure_future(anext(pieces, None))
-                timeout = passing.due_in() if passing.waiting else None
-                if not (await asyncio.wait({coming}, timeout=timeout))[0]:
-                    await passing.pass_on()  # the model is slow: what there is goes on
-                    continue
-                piece, coming = coming.result(), None
-                piece = (piece or "")[: MAX_REPLY_CHARS - len(written.text)]
+            async for piece in bot.stream(claim.context):
+                piece = piece[: MAX_REPLY_CHARS - len(written.text)]
                 if not piece:
-                    break  # the end, or long enough: the rest is not shown
+                    break  # long enough: the rest is not shown
                 written.text += piece
-                if not passing.due_in():
-                    await passing.pass_on()
+                await passing.wrote()
+                if passing.failed:
+                    raise passing.failed
+                if passing.stopped:
+                    raise _Lost()  # the player stopped it; the stop kept the text
                 if time.monotonic() - saved_at >= live.save_every:
                     if not await sync_to_async(save_progress)(claim, written.text):
                         raise _Lost()
@@ -315,13 +334,9 @@ async def _stream(bot, claim: Claim, live, written: _Written) -> None:
         logger.warning("The model's reply to message %s ran past CHATBOT_TIMEOUT", message_id)
     except BotUnavailable as problem:
         logger.warning("The model failed on message %s: %s", message_id, problem)
-    finally:
-        if coming is not None:
-            coming.cancel()
-            await asyncio.gather(coming, return_exceptions=True)
-        await pieces.aclose()
-    if passing.waiting:
-        await passing.pass_on()
+    await passing.flush()
+    if passing.stopped:
+        raise _Lost()
 
 
 def recover_replies(*, limit: int = 500) -> list[int]:

@@ -106,7 +106,7 @@ def player_message(*, player: User | int, message_id: int) -> Message | None:
     beyond what the table holds included)."""
     if not 0 < message_id <= MAX_KEY:
         return None
-    return conversation(player=player).filter(pk=message_id).first()
+    return conversation(player=player).select_related("player").filter(pk=message_id).first()
 
 
 @dataclass(frozen=True)

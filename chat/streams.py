@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import AsyncIterator
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -13,11 +12,11 @@ from chatpot_project.streams import (
     api_error,
     event,
     event_stream,
-    release_database,
+    stream_database,
     stream_player,
 )
 
-from .live import Finished, RedisReplies, replies
+from .live import Finished, replies
 from .models import FINISHED_REPLIES, Message
 from .selectors import player_message
 from .serializers import message_data
@@ -30,39 +29,38 @@ LONGEST_STREAM_SECONDS = 600
 async def reply_stream(request: HttpRequest, message_id: int) -> HttpResponse:
     """`token` events with each next piece of the reply (first the text so far, for a
     client that comes late), then one `done` with the message as the API shows it."""
-    player = await stream_player(request)
-    if player is None:
+    player_id = await stream_player(request)
+    if player_id is None:
         return api_error(401, "not_authenticated", "Authentication credentials were not provided.")
-    message = await _read(message_id, player.pk)
+    # Following first, then reading: nothing written in between is missed, and the one
+    # read both finds the message and says whether its reply is written already.
+    follower = await replies().follow(message_id)
+    message = await _read(message_id, player_id)
     if message is None:
+        await follower.close()
         return api_error(404, "not_found", "Not found.")
-    return event_stream(_reply_events(message))
+    return event_stream(_reply_events(message, follower))
 
 
-@sync_to_async
+@stream_database
 def _read(message_id: int, player_id: int) -> Message | None:
-    return player_message(player=player_id, message_id=message_id)
+    """The player's message, if the player is still active."""
+    message = player_message(player=player_id, message_id=message_id)
+    return message if message is not None and message.player.is_active else None
 
 
-@sync_to_async
+@stream_database
 def _finished(message_id: int) -> dict | None:
     message = Message.objects.select_related("round").get(pk=message_id)
     return message_data(message) if message.reply_status in FINISHED_REPLIES else None
 
 
-async def _reply_events(message: Message) -> AsyncIterator[bytes]:
-    if message.reply_status in FINISHED_REPLIES:
-        yield event("done", message_data(message))
-        return
-    live = replies()
-    async with live.follow(message.pk) as follower:
-        # Following first, then reading: nothing written in between is missed.
-        text = await follower.text_so_far()
-        if (finished := await _finished(message.pk)) is not None:
-            yield event("done", finished)
+async def _reply_events(message: Message, follower) -> AsyncIterator[bytes]:
+    try:
+        if message.reply_status in FINISHED_REPLIES:
+            yield event("done", message_data(message))
             return
-        if isinstance(live, RedisReplies):
-            await release_database()  # the pieces come from Redis now
+        text = await follower.text_so_far()
         shown = len(text)
         if text:
             yield event("token", {"text": text})
@@ -73,10 +71,7 @@ async def _reply_events(message: Message) -> AsyncIterator[bytes]:
             if next_event is None:
                 yield HEARTBEAT
                 # An end this stream missed (it came while it was not yet following).
-                finished = await _finished(message.pk)
-                if isinstance(live, RedisReplies):
-                    await release_database()
-                if finished is not None:
+                if (finished := await _finished(message.pk)) is not None:
                     yield event("done", finished)
                     return
             elif isinstance(next_event, Finished):
@@ -90,3 +85,5 @@ async def _reply_events(message: Message) -> AsyncIterator[bytes]:
                 if piece:
                     shown += len(piece)
                     yield event("token", {"text": piece})
+    finally:
+        await follower.close()

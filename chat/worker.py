@@ -27,7 +27,7 @@ from django.utils.crypto import get_random_string
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
-from .bots import get_bot
+from .bots import close_model_session, get_bot
 from .live import replies
 from .models import Message
 from .replies import LEASE_MARGIN, recover_replies, replies_at_once
@@ -84,6 +84,7 @@ class Worker:
                 break
             await asyncio.gather(*(self._run_one(task_result) for task_result in claimed))
             await self._safely(self._record_successes)
+        await close_model_session()
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Run tasks until `stop()` (SIGTERM or SIGINT, unless `handle_signals` is off)."""
@@ -124,6 +125,7 @@ class Worker:
             elif len(claimed) + len(answered) < free:  # the queue is empty: let a batch gather
                 await self._idle(until_a_slot_frees=False)
         await self._finish_running()
+        await close_model_session()
         await sync_to_async(connections.close_all)()
         if handle_signals:
             for signum in (signal.SIGTERM, signal.SIGINT):

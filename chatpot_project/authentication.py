@@ -40,8 +40,12 @@ class PlayerTokenAuthentication(JWTAuthentication):
         raw_token = None if header is None else self.get_raw_token(header)
         if raw_token is None:
             return None
-        user_id = self._user_id(self.get_validated_token(raw_token))
-        return rawsql.instance(get_user_model(), ["id"], [user_id])
+        return rawsql.instance(get_user_model(), ["id"], [self.token_player_id(raw_token)])
+
+    def token_player_id(self, raw_token: bytes) -> int:
+        """The player a token names, by its signature and claims alone; raises as
+        `authenticate` does for a bad one."""
+        return self._user_id(self.get_validated_token(raw_token))
 
     def get_user(self, validated_token):
         user = rawsql.get(get_user_model(), self._user_id(validated_token))

@@ -5,6 +5,7 @@ import logging
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,13 @@ def health_response() -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-class HealthCheckMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class HealthCheckMiddleware(MiddlewareMixin):
+    """Answers /healthz itself; async-capable, so that under ASGI the streams pass by
+    without a thread of their own."""
 
-    def __call__(self, request: HttpRequest):
+    def process_request(self, request: HttpRequest):
         if request.path in (HEALTH_PATH, HEALTH_PATH + "/") and request.method in ("GET", "HEAD"):
             response = health_response()
             response["Cache-Control"] = "no-store"
             return response
-        return self.get_response(request)
+        return None

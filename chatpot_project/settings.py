@@ -68,11 +68,14 @@ INSTALLED_APPS = [
     "chat",
 ]
 
+# WhiteNoise serves the static files; it is the one middleware that runs only in a
+# thread, so the stream process, which serves none, goes without it (SERVE_STATIC=0).
+SERVE_STATIC = env_bool("SERVE_STATIC", True)
 MIDDLEWARE = [
     "chatpot_project.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatpot_project.middleware.DatabaseUnavailableMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -269,7 +272,7 @@ TASKS = {
     }
 }
 # Replies a worker process generates at once (model calls in flight).
-WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 64)
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
 # Finished task records are kept this long, then pruned by the worker.
 WORKER_RESULTS_KEPT_MINUTES = env_int("WORKER_RESULTS_KEPT_MINUTES", 15)
 # Idle streams send a comment this often, so proxies keep them open.

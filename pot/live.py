@@ -13,10 +13,9 @@ import logging
 import weakref
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
-from chatpot_project.streams import event
+from chatpot_project.streams import event, stream_database
 
 from .models import Round
 from .selectors import pot_status
@@ -92,15 +91,12 @@ class PotTicker:
 
     async def _run(self) -> None:
         try:
-            try:
-                self.latest = await _read_figure()
-            except DatabaseError:
-                logger.warning("The pot ticker could not read the pot", exc_info=True)
-            finally:
-                self.ready.set()
-            await self._tick_while_listened()
-        finally:  # its connection is not kept for a ticker that may not come back
-            await sync_to_async(connections.close_all)()
+            self.latest = await _read_figure()
+        except DatabaseError:
+            logger.warning("The pot ticker could not read the pot", exc_info=True)
+        finally:
+            self.ready.set()
+        await self._tick_while_listened()
 
     async def _tick_while_listened(self) -> None:
         idle = 0
@@ -110,9 +106,8 @@ class PotTicker:
             try:
                 figure = await _read_figure()
                 events = await _events_between(self.latest, figure)
-            except DatabaseError:
+            except DatabaseError:  # the connection is replaced on the next read
                 logger.warning("The pot ticker could not read the pot", exc_info=True)
-                await sync_to_async(connections.close_all)()
                 continue
             if figure == self.latest:
                 continue
@@ -134,13 +129,13 @@ def _round_data(figure: PotFigure) -> dict:
     return {"round": figure.round, "server_seed_hash": figure.server_seed_hash}
 
 
-@sync_to_async
+@stream_database
 def _read_figure() -> PotFigure:
     status = pot_status()
     return PotFigure(status.round_number, status.amount, status.server_seed_hash)
 
 
-@sync_to_async
+@stream_database
 def _events_between(before: PotFigure | None, now: PotFigure) -> list[tuple[str, dict]]:
     """A `win` for every round won since `before`, and a `round` for every round opened."""
     if before is None or before.round >= now.round:

@@ -8,6 +8,8 @@ import time
 import uvicorn
 from django.core.asgi import get_asgi_application
 
+from chatpot_project.streams import close_stream_database
+
 
 class ASGILiveServer:
     def __init__(self):
@@ -32,3 +34,4 @@ class ASGILiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        close_stream_database()
