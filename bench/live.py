@@ -196,30 +196,34 @@ async def _watch(url: str, watcher: Watcher, ends: float) -> None:
         writer.close()
 
 
-async def _audience(url: str, clients: int, seconds: float, connected: asyncio.Event):
-    watchers = [Watcher() for _ in range(clients)]
+async def _audience(url: str, watchers: list[Watcher], seconds: float) -> None:
     ends = time.monotonic() + seconds
     tasks = []
     for watcher in watchers:
         tasks.append(asyncio.create_task(_watch(url, watcher, ends)))
         if len(tasks) % 50 == 0:
             await asyncio.sleep(0.05)  # a crowd that arrives, not a single blow
-    connected.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return watchers
 
 
-def run_audience(url: str, clients: int, seconds: float, while_connected) -> list[Watcher]:
-    """Hold `clients` streams open for `seconds`; once all are open, call
-    `while_connected()` (in a thread) to make the load the audience watches."""
+def run_audience(url: str, clients: int, while_connected, linger: float = 3.0) -> list[Watcher]:
+    """Hold `clients` streams open; once all are open (each has had the pot it is first
+    told), call `while_connected()` (in a thread) to make the load the audience watches,
+    then listen `linger` seconds more for what is still on its way."""
 
     async def main():
-        connected = asyncio.Event()
-        watching = asyncio.create_task(_audience(url, clients, seconds, connected))
-        await connected.wait()
-        await asyncio.sleep(1.0)  # every client has its first events
+        watchers = [Watcher() for _ in range(clients)]
+        arriving = time.monotonic()
+        watching = asyncio.create_task(_audience(url, watchers, 3600))
+        while not all(watcher.pots for watcher in watchers):
+            if time.monotonic() - arriving > 60:
+                raise SystemExit("the audience did not all connect in 60 s")
+            await asyncio.sleep(0.1)
         await asyncio.to_thread(while_connected)
-        return await watching
+        await asyncio.sleep(linger)
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        return watchers
 
     return asyncio.run(main())
 

@@ -600,9 +600,7 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
                     load["figures"] = wrk(web.url, 32, settings.seconds, tokens)
                     load["messages"] = load["figures"].messages_per_second * settings.seconds
 
-            watchers = run_audience(
-                f"{streams.url}/api/v1/events", clients, settings.seconds + 6, send_while_watched
-            )
+            watchers = run_audience(f"{streams.url}/api/v1/events", clients, send_while_watched)
         finally:
             streams.stop()
     wins = {
