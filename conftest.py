@@ -158,3 +158,14 @@ def openai_backend(settings, model_server, configure):
     settings.CHATBOT_API_KEY = "test-key"
     settings.CHATBOT_TIMEOUT = 1.5
     return model_server.model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _streams_database_closed(django_db_setup, django_db_blocker):
+    """The streams read through a thread of their own with a connection it keeps: closed
+    before the test database goes."""
+    yield
+    from chatpot_project.streams import close_stream_database
+
+    with django_db_blocker.unblock():
+        close_stream_database()

@@ -9,9 +9,11 @@ from django.views.decorators.http import require_GET
 
 from chatpot_project.streams import (
     HEARTBEAT,
+    RETRY_SOON,
     api_error,
     event,
     event_stream,
+    served_by_asgi,
     stream_database,
     stream_player,
 )
@@ -39,7 +41,7 @@ async def reply_stream(request: HttpRequest, message_id: int) -> HttpResponse:
     if message is None:
         await follower.close()
         return api_error(404, "not_found", "Not found.")
-    return event_stream(_reply_events(message, follower))
+    return event_stream(_reply_events(message, follower, once=not served_by_asgi(request)))
 
 
 @stream_database
@@ -55,7 +57,7 @@ def _finished(message_id: int) -> dict | None:
     return message_data(message) if message.reply_status in FINISHED_REPLIES else None
 
 
-async def _reply_events(message: Message, follower) -> AsyncIterator[bytes]:
+async def _reply_events(message: Message, follower, *, once: bool) -> AsyncIterator[bytes]:
     try:
         if message.reply_status in FINISHED_REPLIES:
             yield event("done", message_data(message))
@@ -64,6 +66,9 @@ async def _reply_events(message: Message, follower) -> AsyncIterator[bytes]:
         shown = len(text)
         if text:
             yield event("token", {"text": text})
+        if once:
+            yield RETRY_SOON
+            return
         loop = asyncio.get_running_loop()
         ends = loop.time() + LONGEST_STREAM_SECONDS
         while loop.time() < ends:

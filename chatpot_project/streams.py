@@ -2,21 +2,39 @@
 
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
 from .authentication import PlayerTokenAuthentication
 
+logger = logging.getLogger(__name__)
+
 HEARTBEAT = b": keep-alive\n\n"
 
 
 def event(name: str, data) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def served_by_asgi(request: HttpRequest) -> bool:
+    """A WSGI server cannot stream: Django reads a stream's events to their end before it
+    answers. There a stream says what there is now and ends; the client (EventSource)
+    comes back a second later, as if it polled. The proxy should send the streams to the
+    ASGI process (docs/OPERATIONS.md)."""
+    if isinstance(request, ASGIRequest):
+        return True
+    logger.warning("%s was asked of the WSGI process: it can only answer once", request.path)
+    return False
+
+
+RETRY_SOON = b"retry: 1000\n\n"  # what a stream that ends at once tells EventSource
 
 
 def event_stream(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
@@ -48,14 +66,15 @@ async def stream_player(request: HttpRequest) -> int | None:
         except (InvalidToken, AuthenticationFailed):
             return None
     user = await request.auser()
-    await release_database()  # the session's, read in this request's own thread
+    if isinstance(request, ASGIRequest):
+        await release_database()  # the session's, read in this request's own thread
     return user.pk if user.is_authenticated and user.is_active else None
 
 
 @sync_to_async
 def release_database() -> None:
-    """Close this request's database connection: a stream holds its request open for long,
-    and must not hold a connection all that while."""
+    """Close this request's database connection, under ASGI: a stream holds its request
+    open for long, and must not hold a connection all that while."""
     connections.close_all()
 
 

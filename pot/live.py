@@ -175,3 +175,9 @@ def ticker() -> PotTicker:
     if (found := _tickers.get(loop)) is None:
         found = _tickers[loop] = PotTicker()
     return found
+
+
+async def where_things_stand() -> bytes:
+    """The open round and the pot, as the events a new listener is told first."""
+    figure = await _read_figure()
+    return event("round", _round_data(figure)) + _pot_event(figure)

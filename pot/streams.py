@@ -6,9 +6,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from chatpot_project.streams import HEARTBEAT, event_stream, release_database
+from chatpot_project.streams import (
+    HEARTBEAT,
+    RETRY_SOON,
+    event_stream,
+    release_database,
+    served_by_asgi,
+)
 
-from .live import ticker
+from .live import ticker, where_things_stand
 
 
 @require_GET
@@ -16,11 +22,16 @@ async def events(request: HttpRequest) -> HttpResponse:
     """Public: `pot` {round, amount} (at most 4 a second, always the latest), `win`
     {round, winner, payout, server_seed} for every win, `round` {round, server_seed_hash}
     when a round opens; the open round and the pot first."""
+    if not served_by_asgi(request):
+        return event_stream(_events(once=True))
     await release_database()  # nothing here reads the database but the shared ticker
-    return event_stream(_events())
+    return event_stream(_events(once=False))
 
 
-async def _events() -> AsyncIterator[bytes]:
+async def _events(*, once: bool) -> AsyncIterator[bytes]:
+    if once:  # where things stand, and the client comes back soon
+        yield await where_things_stand() + RETRY_SOON
+        return
     pot = ticker()
     listener = await pot.listen()
     try:
