@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from chat.selectors import price_quote
-from chatpot_project.api import error_responses
+from chatpot_project.api_schema import error_responses
 from chatpot_project.throttling import RegisterThrottle, TokenThrottle
 
 from .errors import UsernameTaken

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatpot_project.api import error_responses, exception_handler
+from chatpot_project.api_errors import exception_handler
+from chatpot_project.api_schema import error_responses
 from chatpot_project.authentication import PlayerTokenAuthentication
 from chatpot_project.parsers import StrictJSONParser
 from chatpot_project.throttling import SendThrottle

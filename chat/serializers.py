@@ -4,7 +4,7 @@ import functools
 from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 
-from chatpot_project.api import TextField
+from chatpot_project.api_fields import TextField
 
 from .models import FINISHED_REPLIES, Message
 

@@ -7,7 +7,7 @@ from pot import api as pot_api
 from pot import streams as pot_streams
 from wallet import api as wallet_api
 
-from .api import api_not_found
+from .api_errors import api_not_found
 
 urlpatterns = [
     path("messages", chat_api.MessagesView.as_view(), name="api-messages"),  # the busiest

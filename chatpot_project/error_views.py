@@ -6,7 +6,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 
-from .api import TOO_LARGE
+from .api_errors import TOO_LARGE
 
 API_PREFIX = "/api/"
 

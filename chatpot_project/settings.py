@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chatpot_project.api.exception_handler",
+    "EXCEPTION_HANDLER": "chatpot_project.api_errors.exception_handler",
     # Proxies in front of the app; the client's address is read past them (0: REMOTE_ADDR).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
@@ -335,8 +335,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chatpot_project.api.document_body_limit",
-        "chatpot_project.api.document_streams",
+        "chatpot_project.api_schema.document_body_limit",
+        "chatpot_project.api_schema.document_streams",
     ],
     "ENUM_NAME_OVERRIDES": {
         "TransferKindEnum": "wallet.models.Transfer.Kind",

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.selectors import price_quote
-from chatpot_project.api import error_responses
+from chatpot_project.api_schema import error_responses
 
 from .models import GameConfig, Round
 from .selectors import closed_rounds, pot_status
