@@ -130,7 +130,9 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
 
 def _replay(*, player: User, text: str, key: str) -> SendResult | None:
     message = (
-        Message.objects.select_related("round").filter(player=player, idempotency_key=key).first()
+        Message.objects.select_related("round")
+        .filter(player_id=player.pk, idempotency_key=key)
+        .first()
     )
     if message is None:
         return None

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat.errors import IdempotencyConflict, PlayerUnavailable, PotBusy
+from chat.errors import IdempotencyConflict, PotBusy
 from wallet.errors import ClaimTooEarly, ClaimUnavailable, InsufficientFunds
 
 from .errors import ChatPotError
@@ -21,7 +21,6 @@ DOMAIN_STATUS = {
     IdempotencyConflict: status.HTTP_409_CONFLICT,
     ClaimUnavailable: status.HTTP_409_CONFLICT,
     PotBusy: status.HTTP_503_SERVICE_UNAVAILABLE,
-    PlayerUnavailable: status.HTTP_401_UNAUTHORIZED,
 }
 
 TOO_LARGE = {"code": "too_large", "detail": "The request body is too large."}
