@@ -4,6 +4,7 @@ from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
+from rest_framework_simplejwt.token_blacklist import admin as _registers_token_admins  # noqa: F401
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from chatpot_project.admin import ReadOnlyAdmin
@@ -94,6 +95,7 @@ class PlayerAdmin(UserAdmin):
         return TemplateResponse(request, "admin/accounts/user/grant_credits.html", context)
 
 
+# django.contrib.auth.admin, imported above, has registered it whatever the app order.
 admin.site.unregister(Group)
 
 
@@ -113,6 +115,7 @@ class OperatorGroupAdmin(GroupAdmin):
 
 # simplejwt's own admin shows each refresh token whole: a credential anyone who may view
 # the table could use. Operators see who holds tokens and until when, never the tokens.
+# simplejwt's admin module, imported above, has registered them whatever the app order.
 admin.site.unregister(OutstandingToken)
 admin.site.unregister(BlacklistedToken)
 

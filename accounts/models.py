@@ -1,8 +1,8 @@
 import secrets
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.db import models
 
 CLIENT_SEED_MAX_LENGTH = 64
 client_seed_validator = RegexValidator(
@@ -13,18 +13,6 @@ client_seed_validator = RegexValidator(
 
 def new_client_seed() -> str:
     return secrets.token_hex(8)
-
-
-class PlayerManager(UserManager):
-    """Every user, however created, gets a wallet account and the signup grant."""
-
-    def _create_user(self, username, email, password, **extra_fields):
-        from wallet.services import open_player_account
-
-        with transaction.atomic():
-            user = super()._create_user(username, email, password, **extra_fields)
-            open_player_account(user=user)
-        return user
 
 
 class User(AbstractUser):
@@ -40,8 +28,6 @@ class User(AbstractUser):
     messages_sent = models.PositiveBigIntegerField(
         default=0, help_text="Messages the player has ever sent (their ordinal)."
     )
-
-    objects = PlayerManager()
 
     class Meta:
         db_table = "accounts_user"

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from wallet.services import lock_accounts
+from wallet.services import lock_accounts, open_player_account
 
 from .errors import ClientSeedInvalid, UsernameTaken
 from .models import User, client_seed_validator
@@ -23,11 +23,25 @@ def set_client_seed(*, player: User, client_seed: str) -> User:
     return player
 
 
-def register_player(*, username: str, password: str) -> User:
-    """A new player: the user, their account and the signup grant, in one transaction."""
+@transaction.atomic
+def register_player(*, username: str, password: str | None, **fields) -> User:
+    """A new player: the user, their account and the signup grant, all or nothing. Every
+    way of making a user comes here: the sign-up page and API, `register_operator`
+    (`createsuperuser`, `seed_demo`), the tests' factory; the admin's add form opens the
+    account of the user it saved (`wallet.services.open_player_account`)."""
     if User.objects.filter(username__iexact=username).exists():
         raise UsernameTaken()
     try:
-        return User.objects.create_user(username=username, password=password)
-    except IntegrityError:  # the same name registered a moment ago
+        with transaction.atomic():  # the same name registered a moment ago fails alone
+            player = User.objects.create_user(username=username, password=password, **fields)
+    except IntegrityError:
         raise UsernameTaken() from None
+    open_player_account(user=player)
+    return player
+
+
+def register_operator(*, username: str, password: str | None, email: str = "") -> User:
+    """An operator: a superuser, with a player's account like every user."""
+    return register_player(
+        username=username, password=password, email=email, is_staff=True, is_superuser=True
+    )

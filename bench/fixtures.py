@@ -14,14 +14,17 @@ def players(count: int, tokens_file: str, prefix: str = "bench") -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User
+    from accounts.services import register_operator, register_player
     from wallet.services import grant_credits
 
     operator = User.objects.filter(username="bench-operator").first()
     if operator is None:
-        operator = User.objects.create_superuser("bench-operator", "", "bench-password-0")
+        operator = register_operator(
+            username="bench-operator", email="", password="bench-password-0"
+        )
     tokens = []
     for index in range(count):
-        player = User.objects.create_user(f"{prefix}{index}", password="bench-password-0")
+        player = register_player(username=f"{prefix}{index}", password="bench-password-0")
         grant_credits(player=player, amount=10**12, actor=operator, memo="benchmark credits")
         tokens.append(str(RefreshToken.for_user(player).access_token))
     with open(tokens_file, "w") as handle:
@@ -30,10 +33,11 @@ def players(count: int, tokens_file: str, prefix: str = "bench") -> None:
 
 def reader(username: str, password: str, messages: int) -> None:
     from accounts.models import User
+    from accounts.services import register_player
     from chat.services import send_message
     from wallet.services import grant_credits
 
-    player = User.objects.create_user(username, password=password)
+    player = register_player(username=username, password=password)
     operator = User.objects.get(username="bench-operator")
     grant_credits(player=player, amount=10**9, actor=operator, memo="benchmark reader")
     for n in range(messages):

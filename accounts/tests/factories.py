@@ -2,6 +2,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import User
+from accounts.services import register_player
 
 PASSWORD = "a-long-enough-passphrase"
 
@@ -18,4 +19,4 @@ class PlayerFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return model_class.objects.create_user(*args, **kwargs)
+        return register_player(**kwargs)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.services import register_operator, register_player
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +15,11 @@ PASSWORD = "a-long-enough-passphrase"
 
 @pytest.fixture
 def superuser() -> User:
-    return User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    return register_operator(username="boss", email="boss@example.com", password=PASSWORD)
 
 
 def staff_with(*codenames: str, username="clerk") -> User:
-    clerk = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+    clerk = register_player(username=username, password=PASSWORD, is_staff=True)
     clerk.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return User.objects.get(pk=clerk.pk)  # without the permission cache
 

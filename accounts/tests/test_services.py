@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.errors import ClientSeedInvalid
+from accounts.models import User
 from accounts.services import set_client_seed
 from chat.services import send_message
 from pot import fairness
@@ -42,3 +43,15 @@ def test_client_seed_must_be_plain_and_short(player, seed):
         set_client_seed(player=player, client_seed=seed)
     player.refresh_from_db()
     assert player.client_seed == before
+
+
+def test_createsuperuser_gives_the_operator_an_account(monkeypatch):
+    from django.core.management import call_command
+
+    from wallet.models import Account
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-enough-passphrase")
+    call_command("createsuperuser", "--no-input", username="chief", email="chief@example.com")
+    chief = User.objects.get(username="chief")
+    assert chief.is_superuser
+    assert Account.objects.get(owner=chief).balance == 100

@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 from django.db.models import Sum
 
-from accounts.models import User
+from accounts.services import register_operator
 from chat.models import Message
 from chat.services import send_message
 from pot.models import Round
@@ -55,7 +55,9 @@ def total_held() -> int:
 
 
 def test_concurrent_senders_keep_the_ledger_whole(make_player, configure):
-    operator = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    operator = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     players = [make_player() for _ in range(PLAYERS - 1)]
     for player in players:
         grant_credits(player=player, amount=5_000, actor=operator, memo="load test")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from accounts.models import User
+from accounts.services import register_operator, register_player
 from chat.errors import IdempotencyConflict, MessageInvalid
 from chat.models import Message
 from chat.selectors import price_quote
@@ -38,8 +39,10 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = time_machine.travel(timezone.now(), tick=False)
         self.traveller = self.clock.start()
-        self.operator = User.objects.create_superuser(
-            f"op-{User.objects.count()}", "op@example.com", "a-long-enough-passphrase"
+        self.operator = register_operator(
+            username=f"op-{User.objects.count()}",
+            email="op@example.com",
+            password="a-long-enough-passphrase",
         )
         self.counter = 0
 
@@ -49,8 +52,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(target=players)
     def new_player(self):
         self.counter += 1
-        return User.objects.create_user(
-            f"p{User.objects.count()}-{self.counter}", password="a-long-enough-passphrase"
+        return register_player(
+            username=f"p{User.objects.count()}-{self.counter}", password="a-long-enough-passphrase"
         )
 
     @rule(

@@ -7,6 +7,8 @@ from django.db.utils import OperationalError
 from django.test import Client
 from django.urls import reverse
 
+from accounts.services import register_operator
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-enough-passphrase"
@@ -38,9 +40,8 @@ def test_a_successful_login_clears_the_count(client, player):
 
 
 def test_admin_login_locks_out_too(client):
-    from accounts.models import User
 
-    User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    register_operator(username="boss", email="boss@example.com", password=PASSWORD)
     for _ in range(5):
         client.post("/admin/login/", {"username": "boss", "password": "nope"})
     locked = client.post("/admin/login/", {"username": "boss", "password": PASSWORD})

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.services import register_operator, register_player
 from chat.services import send_message
 from pot.models import GameConfig, Round
 from wallet.audit import audit_ledger
@@ -29,7 +29,9 @@ CONFIG_FORM = {
 
 @pytest.fixture
 def operator_client(client):
-    operator = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    operator = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     client.force_login(operator)
     client.operator = operator
     return client
@@ -110,7 +112,7 @@ def test_players_and_unprivileged_staff_cannot_reset(client, fed_pot):
     client.force_login(alice)
     assert client.get(CHANGELIST).status_code == 302  # to the admin log-in
     assert reset_action(client).status_code == 302
-    staff = User.objects.create_user("clerk", password="a-long-enough-passphrase", is_staff=True)
+    staff = register_player(username="clerk", password="a-long-enough-passphrase", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_round"))
     client.force_login(staff)
     page = client.get(CHANGELIST).content.decode()

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.db.models import Sum
 
-from accounts.models import User
+from accounts.services import register_operator
 from chat.models import Message
 from chat.services import send_message
 from pot.errors import ResetRefused
@@ -26,7 +26,9 @@ NEVER = Decimal("0.000001")
 
 @pytest.fixture
 def operator(db):
-    return User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    return register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
 
 
 def balance(player) -> int:

@@ -13,6 +13,7 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
+from accounts.services import register_operator, register_player
 from wallet.audit import audit_ledger
 from wallet.services import grant_credits
 
@@ -34,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def player(db) -> User:
-    operator = User.objects.create_superuser("fuzz-op", "op@example.com", "a-long-enough-pass")
-    player = User.objects.create_user("fuzzer", password="a-long-enough-passphrase")
+    operator = register_operator(
+        username="fuzz-op", email="op@example.com", password="a-long-enough-pass"
+    )
+    player = register_player(username="fuzzer", password="a-long-enough-passphrase")
     grant_credits(player=player, amount=100_000, actor=operator, memo="fuzzing")
     return player
 

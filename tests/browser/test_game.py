@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
+from accounts.services import register_player
 from chat.services import send_message
 from pot.models import GameConfig, Round
 from tests.browser.conftest import PHONE
@@ -128,7 +129,7 @@ def test_the_pot_follows_the_events_stream(page: Page, browser_errors):
     page.goto("/")
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("0")
     page.wait_for_timeout(500)
-    other = User.objects.create_user("someone", password=PASSWORD)
+    other = register_player(username="someone", password=PASSWORD)
     send_message(player=other, body="feeding the pot")
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("5", timeout=1_500)
     assert polled == []  # pushed, not polled
@@ -143,7 +144,7 @@ def test_without_the_events_stream_the_pot_is_polled_conditionally(page: Page):
     page.goto("/")
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("0")
     page.wait_for_timeout(6_000)  # one quiet refresh: the pot has not changed
-    other = User.objects.create_user("someone", password=PASSWORD)
+    other = register_player(username="someone", password=PASSWORD)
     send_message(player=other, body="feeding the pot")
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("5", timeout=12_000)
     assert statuses, "the pot figure never refreshed"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.models import User
+from accounts.services import register_player
 from chat.models import Message
 from pot.models import GameConfig
 from tests.browser.conftest import PHONE
@@ -23,7 +23,7 @@ PASSWORD = "a-long-enough-passphrase"
 
 
 def log_in(page: Page, username: str) -> None:
-    User.objects.create_user(username, password=PASSWORD)
+    register_player(username=username, password=PASSWORD)
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

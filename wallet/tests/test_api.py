@@ -5,7 +5,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.services import register_operator
 from chat.services import send_message
 from wallet.models import Account
 from wallet.services import grant_credits
@@ -23,7 +23,9 @@ def test_transfers_are_the_players_own_signed_and_described(
 ):
     configure(win_chance=Decimal("0.000001"))
     other = make_player()
-    operator = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    operator = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     grant_credits(player=other, amount=5, actor=operator, memo="for the other one")
     send_message(player=player, body="hi")
     grant_credits(player=player, amount=7, actor=operator, memo="a gift")

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import register_operator, register_player
 from wallet.errors import ClaimTooEarly, ClaimUnavailable, GrantInvalid, InsufficientFunds
 from wallet.models import Account, Transfer
 from wallet.services import Leg, claim_daily, grant_credits, lock_accounts, transfer
@@ -28,7 +29,9 @@ def test_signup_grant_follows_the_config(make_player, configure, balance):
 
 
 def test_superusers_get_an_account_too(balance):
-    admin = User.objects.create_superuser("root", "root@example.com", "a-long-enough-passphrase")
+    admin = register_operator(
+        username="root", email="root@example.com", password="a-long-enough-passphrase"
+    )
     assert balance(admin) == 100
 
 
@@ -38,7 +41,7 @@ def test_user_and_account_are_created_together_or_not_at_all(monkeypatch):
 
     monkeypatch.setattr("wallet.services.transfer", fail)
     with pytest.raises(RuntimeError):
-        User.objects.create_user("half-made", password="a-long-enough-passphrase")
+        register_player(username="half-made", password="a-long-enough-passphrase")
     assert not User.objects.filter(username="half-made").exists()
     assert not Account.objects.filter(owner__username="half-made").exists()
 
@@ -173,7 +176,9 @@ def test_claims_can_be_switched_off(player, configure, balance):
 
 
 def test_operator_grant_is_recorded_with_who_and_why(make_player, balance):
-    admin = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    admin = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     player = make_player()
     grant = grant_credits(player=player, amount=40, actor=admin, memo="  apology for downtime ")
     assert balance(player) == 140
@@ -182,7 +187,9 @@ def test_operator_grant_is_recorded_with_who_and_why(make_player, balance):
 
 @pytest.mark.parametrize(("amount", "memo"), [(0, "why"), (-3, "why"), (5, "  ")])
 def test_operator_grant_needs_a_positive_amount_and_a_reason(player, balance, amount, memo):
-    admin = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    admin = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     with pytest.raises(GrantInvalid):
         grant_credits(player=player, amount=amount, actor=admin, memo=memo)
     assert balance(player) == 100

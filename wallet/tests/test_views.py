@@ -6,7 +6,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.services import register_operator
 from chat.services import send_message
 from wallet.services import grant_credits
 
@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 def test_wallet_shows_balance_and_history_in_plain_words(player_client, player, configure):
     configure(win_chance=Decimal(1))
     send_message(player=player, body="hi")
-    operator = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    operator = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     grant_credits(player=player, amount=7, actor=operator, memo="sorry about the outage")
     html = player_client.get(reverse("wallet")).content.decode()
     assert '<p class="big-figure">107 <span>credits</span></p>' in html
@@ -65,7 +67,9 @@ def test_daily_claim_from_the_wallet(player_client, player):
 
 def test_another_players_transfers_never_show(player_client, make_player):
     other = make_player()
-    operator = User.objects.create_superuser("op", "op@example.com", "a-long-enough-passphrase")
+    operator = register_operator(
+        username="op", email="op@example.com", password="a-long-enough-passphrase"
+    )
     grant_credits(player=other, amount=9, actor=operator, memo="for someone else only")
     html = player_client.get(reverse("wallet")).content.decode()
     assert "for someone else only" not in html

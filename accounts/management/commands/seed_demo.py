@@ -4,6 +4,7 @@ import secrets
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
+from accounts.services import register_operator, register_player
 from chat.services import send_message
 from chatpot_project.errors import ChatPotError
 from wallet.audit import audit_ledger
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         admin = User.objects.filter(username=admin_username).first()
         if admin is None:
             admin_password = admin_password or secrets.token_urlsafe(12)
-            admin = User.objects.create_superuser(admin_username, "", admin_password)
+            admin = register_operator(username=admin_username, email="", password=admin_password)
             self.stdout.write(f"Operator {admin_username!r} created, password: {admin_password}")
         else:
             self.stdout.write(f"Operator {admin_username!r} exists; left as it is.")
@@ -52,7 +53,7 @@ class Command(BaseCommand):
             username = f"demo-{name}"
             if User.objects.filter(username=username).exists():
                 continue
-            created.append(User.objects.create_user(username, password=player_password))
+            created.append(register_player(username=username, password=player_password))
         for index, player in enumerate(created):
             if index % 2 == 0:
                 claim_daily(player=player)
