@@ -17,12 +17,12 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from pot.models import GameConfig, Round
 
+from . import sql
 from .bots import MAX_REPLY_CHARS, BotContext, BotUnavailable, BuiltinBot, clean_reply, get_bot
 from .live import replies
 from .models import FINISHED_REPLIES, Message
@@ -113,9 +113,8 @@ def replies_at_once(ordinals: dict[int, int]) -> list[dict]:
 
     Measured at 32 connections with the worker beside the web processes: one task at a
     time, 290 messages/s (500 without replies); read together but stored with the ORM's
-    bulk_update, 360, the update's expressions a third of the worker's time; stored by
-    one statement per reply, planned once and sent together, the figures in
-    docs/PERFORMANCE.md."""
+    bulk_update, 360, the update's expressions a third of the worker's time; stored by one
+    statement (chat.sql.store_replies), the figures in docs/PERFORMANCE.md."""
     config = GameConfig.load()
     messages = list(
         Message.objects.select_related("round", "player")
@@ -140,22 +139,9 @@ def replies_at_once(ordinals: dict[int, int]) -> list[dict]:
 
 
 def _store_replies(messages: list[Message]) -> set[int]:
-    """Store the replies, done, in one statement; each only if nobody took it since it was
-    read (its attempt as read). The keys of those stored."""
-    table = Message._meta.db_table
-    rows = ", ".join(["(CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER))"] * len(messages))
-    sql = (
-        f"WITH written (id, reply, attempts) AS (VALUES {rows}) "  # noqa: S608 - no input in the text
-        f"UPDATE {table} SET reply = (SELECT reply FROM written WHERE written.id = {table}.id), "
-        "reply_status = %s, reply_attempts = reply_attempts + 1, reply_lease_until = NULL "
-        f"WHERE id IN (SELECT id FROM written WHERE written.attempts = {table}.reply_attempts) "
-        "AND reply_status IN (%s, %s) RETURNING id"
-    )
-    params = [value for m in messages for value in (m.pk, m.reply, m.reply_attempts)]
-    params += [Message.ReplyStatus.DONE, *OPEN]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        stored = {row[0] for row in cursor.fetchall()}
+    """Store the replies, done, each only if nobody took it since it was read; the keys of
+    those stored (chat.sql.store_replies)."""
+    stored = sql.store_replies(messages)
     for message in messages:
         if message.pk in stored:
             message.reply_status = Message.ReplyStatus.DONE

@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from chatpot_project.paging import MAX_KEY
-from chatpot_project.rawsql import constant, fetchone, timestamp
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
 from pot.selectors import open_round
@@ -28,33 +27,16 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
-def window_count(*, player: str, round_id: str, window: str) -> tuple[str, list]:
-    """The n of DESIGN section 3 — the player's messages that count towards their next
-    price — as one SQL expression, for whichever pricing window `window` names. `player`,
-    `round_id` and `window` are SQL of the enclosing statement (columns, or a placeholder
-    whose value comes first). Only the named window's count runs."""
-    return _window_count_sql(player, round_id, window), [timestamp(start_of_today())]
-
-
-@functools.cache
-def _window_count_sql(player: str, round_id: str, window: str) -> str:
-    count = f"(SELECT COUNT(*) FROM {Message._meta.db_table} m WHERE m.player_id = {player}"  # noqa: S608
-    by_round = constant(GameConfig.PricingWindow.ROUND)
-    by_day = constant(GameConfig.PricingWindow.DAY)
-    return (
-        f"CASE {window} WHEN {by_round} THEN {count} AND m.round_id = {round_id}) "
-        f"WHEN {by_day} THEN {count} AND m.created_at >= %s) ELSE {count}) END"
-    )
-
-
 def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
-    count, params = window_count(player="u.id", round_id="r.id", window="%s")
-    (n,) = fetchone(
-        f"SELECT {count} FROM {User._meta.db_table} u, {Round._meta.db_table} r "  # noqa: S608
-        "WHERE u.id = %s AND r.id = %s",
-        [config.pricing_window, *params, player.pk, pot_round.pk],
-    )
-    return n
+    """The n of DESIGN section 3: the player's messages that count towards their next
+    price, in the config's pricing window. (The send counts them in its own statement,
+    chat.sql.open_send, the same way.)"""
+    messages = Message.objects.filter(player=player)
+    if config.pricing_window == GameConfig.PricingWindow.ROUND:
+        messages = messages.filter(round=pot_round)
+    elif config.pricing_window == GameConfig.PricingWindow.DAY:
+        messages = messages.filter(created_at__gte=start_of_today())
+    return messages.count()
 
 
 @dataclass(frozen=True)

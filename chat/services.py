@@ -1,34 +1,24 @@
 """Sending a message: the game's one money path for players (DESIGN section 3)."""
 
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.json import normalize_json
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from accounts.models import User
-from chatpot_project import rawsql
-from chatpot_project.rawsql import (
-    Statement,
-    batch,
-    constant,
-    for_update,
-    instance,
-    next_key,
-)
 from pot import fairness
 from pot.models import GameConfig, Round
-from pot.services import close_round_and_start_next
+from pot.services import close, seed_pot
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
-from wallet.services import Leg, lock_accounts, transfer
+from wallet.services import Leg, check_funds, net_changes, records
 
+from . import sql
 from .errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable, PotBusy
 from .models import Message
-from .selectors import window_count
 from .tasks import generate_reply
 
 logger = logging.getLogger(__name__)
@@ -141,15 +131,7 @@ def _replay(*, player: User, text: str, key: str) -> SendResult | None:
     return SendResult(message=message, replayed=True)
 
 
-MESSAGE = Message._meta.db_table
-ACCOUNT = Account._meta.db_table
-ROUND_FIELDS = ["id", "number", "outcome", "server_seed_hash", "server_seed"]
 SETTLE_ATTEMPTS = 10
-
-
-PLAYER_FIELDS = ["id", "username", "client_seed"]
-# The price's count in `_open`'s statement: its player, round and config's window.
-COUNT_IN_OPEN = {"player": "u.id", "round_id": "r.id", "window": "c.pricing_window"}
 
 
 @dataclass(frozen=True)
@@ -171,81 +153,32 @@ class _Opening:
 
 def _open(*, player: User) -> _Opening:
     """Lock the player's account, advance their nonce and message count, and read the
-    rest, in one round trip.
-
-    Only the player's account is locked here: the pot's and the house's keys and the open
-    round are read unlocked (the pot's update checks it is still the pot's round). The
-    counters are read under the player's lock, so they are the latest committed values.
-    `player` needs only its key: the player is read here, and refused with
-    `PlayerUnavailable` if they no longer exist or are no longer active.
-    """
-    lock, advance, read = _open_statements(connection.vendor)
-    count_params = window_count(**COUNT_IN_OPEN)[1]
-    rows = batch([(lock, [player.pk]), (advance, [player.pk]), (read, [*count_params, player.pk])])
-    if not rows:
+    rest (chat.sql.open_send). `player` needs only its key: the player is read here, and
+    refused with `PlayerUnavailable` if they no longer exist or are no longer active."""
+    row = sql.open_send(player.pk)
+    if row is None:
         raise PlayerUnavailable()
-    row = rows[0]
-    player_end = len(PLAYER_FIELDS)
-    account_id, balance, pot_id, house_id, nonce, ordinal, n, message_id = row[
-        player_end : player_end + 8
-    ]
-    rounds_end = player_end + 8 + len(ROUND_FIELDS)
     return _Opening(
-        player=instance(User, PLAYER_FIELDS, row[:player_end]),
-        config=GameConfig.from_row(row[rounds_end:]),
-        account=instance(
-            Account, ["id", "kind", "balance"], (account_id, Account.Kind.PLAYER, balance)
-        ),
-        pot=instance(Account, ["id", "kind"], (pot_id, Account.Kind.POT)),
-        house=instance(Account, ["id", "kind"], (house_id, Account.Kind.HOUSE)),
-        pot_round=instance(Round, ROUND_FIELDS, row[player_end + 8 : rounds_end]),
-        nonce=nonce,
-        ordinal=ordinal,
-        n=n,
-        message_id=message_id,
+        player=sql.opened(row, "player"),
+        config=sql.opened(row, "config"),
+        account=sql.opened(row, "account"),
+        pot=sql.opened(row, "pot"),
+        house=sql.opened(row, "house"),
+        pot_round=sql.opened(row, "round"),
+        nonce=row["nonce"],
+        ordinal=row["ordinal"],
+        n=row["n"],
+        message_id=row["message_id"],
     )
 
 
-@functools.cache
-def _open_statements(vendor: str) -> tuple[str, str, str]:
-    """The texts of `_open`'s statements, written once per database vendor."""
-    game = ", ".join(f"c.{field}" for field in GameConfig.GAME_FIELDS)
-    rounds = ", ".join(f"r.{field}" for field in ROUND_FIELDS)
-    player = ", ".join(f"u.{field}" for field in PLAYER_FIELDS)
-    count = window_count(**COUNT_IN_OPEN)[0]
-    return (
-        f"SELECT id FROM {ACCOUNT} WHERE owner_id = %s{for_update()}",  # noqa: S608
-        f"UPDATE {User._meta.db_table} SET nonce = nonce + 1, "  # noqa: S608
-        "messages_sent = messages_sent + 1 WHERE id = %s",
-        f"SELECT {player}, a.id, a.balance, p.id, h.id, u.nonce - 1, "  # noqa: S608
-        f"u.messages_sent, {count}, {next_key(Message)}, {rounds}, {game} "
-        f"FROM {User._meta.db_table} u "
-        f"JOIN {ACCOUNT} a ON a.owner_id = u.id, {ACCOUNT} p, {ACCOUNT} h, "
-        f"{Round._meta.db_table} r, {GameConfig._meta.db_table} c "
-        f"WHERE u.id = %s AND u.is_active AND p.kind = {constant(Account.Kind.POT)} "
-        f"AND h.kind = {constant(Account.Kind.HOUSE)} "
-        f"AND r.outcome = {constant(Round.Outcome.OPEN)} AND c.id = {constant(1)}",
-    )
-
-
-def _insert_message(*, pot_after_of: Account | None, **values) -> tuple[Message, Statement]:
-    """The message, and the statement that stores it, sent after the balance updates of
-    its transfers: with `pot_after_of`, the pot's balance is read as they left it."""
-    message = Message(**values)
-    read = {}
-    if pot_after_of is not None:
-        read["pot_after"] = (f"(SELECT balance FROM {ACCOUNT} WHERE id = %s)", [pot_after_of.pk])  # noqa: S608
-    return message, rawsql.insert(message, read=read)
-
-
-def _reply_task(*, message_id: int, ordinal: int) -> Statement:
-    """The keeper's reply to the message, enqueued for a worker (chat.tasks): the
-    insert `generate_reply.enqueue()` makes, written here to go with the message's own
-    statements. Measured: enqueued through the ORM, 490 µs of a 2 ms send (13 % fewer
-    messages a second at 32 connections); sent with them, about 40 µs. The record is
-    django-tasks-db's, made as its backend makes it, so its workers take it as any other."""
+def _reply_task(*, message_id: int, ordinal: int) -> DBTaskResult:
+    """The task of the keeper's reply to the message, for a worker (chat.tasks): the
+    record `generate_reply.enqueue()` makes, made as django-tasks-db's backend makes it
+    and stored with the message's own statements (chat.sql.store), so that its workers
+    take it as any other."""
     task = generate_reply
-    record = DBTaskResult(
+    return DBTaskResult(
         id=uuid.uuid4(),
         args_kwargs=normalize_json(
             {"args": [], "kwargs": {"message_id": message_id, "ordinal": ordinal}}
@@ -256,7 +189,6 @@ def _reply_task(*, message_id: int, ordinal: int) -> Statement:
         backend_name=task.backend,
         run_after=task.run_after or get_date_max(),
     )
-    return rawsql.insert(record)
 
 
 def _settle(*, player: User, text: str, key: str | None) -> SendResult:
@@ -295,18 +227,16 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
     pot, house = opening.pot, opening.house
     payout = 0
     if draw.won:
-        locked.update(lock_accounts(kinds=[Account.Kind.HOUSE, Account.Kind.POT]))
+        locked.update(sql.lock_house_and_pot())
         pot, house = locked[pot.pk], locked[house.pk]
         if pot.round_id != pot_round.pk:
             raise PotMovedOn()
         payout = pot.balance + price - rake
     restarts_pricing = draw.won and config.pricing_window == GameConfig.PricingWindow.ROUND
-    message, insert = _insert_message(
-        # A loss stores the pot's amount as its update leaves it; a win, the next round's.
-        pot_after_of=None if draw.won else pot,
+    message = Message(
         id=opening.message_id,
-        player_id=player.pk,
-        round_id=pot_round.pk,
+        player=player,
+        round=pot_round,
         body=text,
         price=price,
         client_seed=draw.client_seed,
@@ -316,16 +246,12 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
         won=draw.won,
         payout=payout,
         balance_after=account.balance - price + payout,
+        # A win leaves the next round's seed in the pot; a loss, what the pot's update says.
         pot_after=config.pot_seed if draw.won else None,
         next_price=config.price_for(0 if restarts_pricing else n + 1),
-        reply="",
         reply_status=Message.ReplyStatus.PENDING,
-        reply_attempts=0,
-        reply_lease_until=None,
         idempotency_key=key or "",
     )
-    message.round = pot_round
-    message.player = player
     legs = [
         Leg(
             source=account,
@@ -358,19 +284,29 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
                 round=pot_round,
             )
         )
-    # The message, its reply's task, its transfers and the balances go to the database
-    # together: the task commits with the message, or neither does.
-    reply_task = _reply_task(message_id=message.pk, ordinal=opening.ordinal)
-    transfer(*legs, locked=locked, pot_round=pot_round, then=[insert, reply_task])
+    # The transfer of the legs (wallet.services.transfer's steps, in chat.sql's
+    # statements): the funds checked, the balances moved, the pot's after the others,
+    # then the records; the message is stored only if its round is still the pot's.
+    net = net_changes(legs)
+    check_funds(net, locked)
+    pot_after = sql.settle(
+        {pk: change for pk, change in net.items() if change and pk != pot.pk},
+        pot_id=pot.pk,
+        pot_change=net[pot.pk],
+        pot_round_id=pot_round.pk,
+        message=message,
+        task=_reply_task(message_id=message.pk, ordinal=opening.ordinal),
+        transfers=records(legs),
+    )
+    if pot_after is None:
+        raise PotMovedOn()
+    message.pot_after = pot_after
+    account.balance += net[account.pk]
     if draw.won:
-        next_round = close_round_and_start_next(
-            pot_round=pot_round,
-            outcome=Round.Outcome.WON,
-            config=config,
-            locked=locked,
-            winner=player,
-            payout=payout,
-        )
+        pot.balance += net[pot.pk]
+        next_round = close(pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
+        sql.close_won_round(pot_round, next_round, pot_id=pot.pk)
+        pot.round_id = next_round.pk
+        seed_pot(next_round, config=config, locked=locked)
         return SendResult(message=message, ordinal=opening.ordinal, next_round=next_round)
-    message.pot_after = pot.balance
     return SendResult(message=message, ordinal=opening.ordinal)

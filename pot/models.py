@@ -1,4 +1,3 @@
-from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
@@ -6,8 +5,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-
-from chatpot_project import rawsql
 
 from .fairness import as_percent
 
@@ -84,28 +81,8 @@ class GameConfig(models.Model):
 
     @classmethod
     def load(cls) -> "GameConfig":
-        # Read for every page and message: one plain statement, the ORM's converters still
-        # applied; the row is made by the first migration.
-        return rawsql.get(cls, 1) or cls.objects.get_or_create(pk=1)[0]
-
-    # The fields a message is priced, drawn and answered with (all but updated_at).
-    GAME_FIELDS = [
-        "id",
-        "signup_grant",
-        "price_base",
-        "price_step",
-        "pricing_window",
-        "pot_share_percent",
-        "win_chance",
-        "pot_seed",
-        "daily_claim",
-        "max_message_chars",
-    ]
-
-    @classmethod
-    def from_row(cls, row: Sequence) -> "GameConfig":
-        """The config from the columns named by GAME_FIELDS, read by a hand-written query."""
-        return rawsql.converted(cls, cls.GAME_FIELDS, row)
+        """The one row, which the first migration makes."""
+        return cls.objects.get_or_create(pk=1)[0]
 
     @property
     def win_percent(self) -> str:

@@ -1,12 +1,11 @@
 import logging
 from collections.abc import Mapping
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Message
-from chatpot_project.rawsql import batch, placeholders
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, by_kind, lock_accounts, transfer
@@ -35,81 +34,75 @@ def _unsaved_round(number: int) -> Round:
     )
 
 
-ROUND = Round._meta.db_table
+# What closing a round changes in it.
+CLOSING_FIELDS = [
+    "outcome",
+    "closed_at",
+    "winner",
+    "payout",
+    "reset_by",
+    "reset_reason",
+    "message_count",
+]
 
 
-def _db_values(obj, fields) -> list:
-    """The fields' values as the database takes them (datetimes adapted per backend)."""
-    return [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
-
-
-CLOSING_FIELDS = ["outcome", "closed_at", "winner_id", "payout", "reset_by_id", "reset_reason"]
-OPENING_FIELDS = [field for field in Round._meta.concrete_fields if not field.primary_key]
-
-
-def close_round_and_start_next(
-    *,
+def close(
     pot_round: Round,
+    *,
     outcome: str,
-    config: GameConfig,
-    locked: Mapping[int, Account],
     winner: User | None = None,
     payout: int = 0,
     reset_by: User | None = None,
     reset_reason: str = "",
 ) -> Round:
-    """Close the open round, which reveals its seed; open the next, with a fresh
-    committed seed; point the pot at it and put the configured seed in. The closing, the
-    opening and the pot's pointer go to the database in one round trip.
-
-    `locked` must hold the house and the pot.
-    """
+    """Close the round in memory (its CLOSING_FIELDS, but for the count of its messages,
+    which the database gives) and return the next, unsaved, with a fresh committed seed:
+    what closing means, whoever stores it (`close_round_and_start_next`, or for a win the
+    send's own statements, chat.sql.close_won_round)."""
     pot_round.outcome = outcome
     pot_round.closed_at = timezone.now()
     pot_round.winner = winner
     pot_round.payout = payout
     pot_round.reset_by = reset_by
     pot_round.reset_reason = reset_reason
-    closing = [Round._meta.get_field(name) for name in CLOSING_FIELDS]
-    assignments = ", ".join(f"{field.column} = %s" for field in closing)
-    next_round = _unsaved_round(pot_round.number + 1)
-    kinds = by_kind(locked)
-    pot = kinds[Account.Kind.POT]
-    [(next_round.pk, pot_round.message_count)] = batch(
-        [
-            (
-                f"UPDATE {ROUND} SET {assignments}, message_count = "  # noqa: S608
-                f"(SELECT COUNT(*) FROM {Message._meta.db_table} WHERE round_id = %s) "
-                "WHERE id = %s",
-                [*_db_values(pot_round, closing), pot_round.pk, pot_round.pk],
-            ),
-            (
-                f"INSERT INTO {ROUND} ({', '.join(f.column for f in OPENING_FIELDS)}) "  # noqa: S608
-                f"VALUES ({placeholders(len(OPENING_FIELDS))})",
-                _db_values(next_round, OPENING_FIELDS),
-            ),
-            (
-                f"UPDATE {Account._meta.db_table} SET round_id = "  # noqa: S608
-                f"(SELECT id FROM {ROUND} WHERE number = %s) WHERE id = %s "
-                f"RETURNING round_id, (SELECT message_count FROM {ROUND} WHERE id = %s)",
-                [next_round.number, pot.pk, pot_round.pk],
-            ),
-        ]
-    )
-    next_round._state.adding, next_round._state.db = False, connection.alias  # as save() does
-    pot.round_id = next_round.pk
+    return _unsaved_round(pot_round.number + 1)
+
+
+def close_round_and_start_next(
+    *, pot_round: Round, config: GameConfig, locked: Mapping[int, Account], **closing
+) -> Round:
+    """Close the open round, which reveals its seed; open the next, with a fresh
+    committed seed; point the pot at it and put the configured seed in (`close` says
+    what the rest of `closing` may be).
+
+    `locked` must hold the house and the pot: with the pot locked, no message joins the
+    round any more, so its count is final.
+    """
+    next_round = close(pot_round, **closing)
+    pot_round.message_count = Message.objects.filter(round=pot_round).count()
+    pot_round.save(update_fields=CLOSING_FIELDS)
+    next_round.save()
+    pot = by_kind(locked)[Account.Kind.POT]
+    Account.objects.filter(pk=pot.pk).update(round=next_round)
+    pot.round = next_round
+    seed_pot(next_round, config=config, locked=locked)
+    return next_round
+
+
+def seed_pot(next_round: Round, *, config: GameConfig, locked: Mapping[int, Account]) -> None:
+    """The house's seed into the new round's pot, if the game has one."""
     if config.pot_seed:
+        kinds = by_kind(locked)
         transfer(
             Leg(
                 source=kinds[Account.Kind.HOUSE],
-                destination=pot,
+                destination=kinds[Account.Kind.POT],
                 amount=config.pot_seed,
                 kind=Transfer.Kind.POT_SEED,
                 round=next_round,
             ),
             locked=locked,
         )
-    return next_round
 
 
 RESET_ATTEMPTS = 20

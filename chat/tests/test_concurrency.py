@@ -151,16 +151,16 @@ def test_a_message_caught_by_another_win_settles_in_the_next_round(make_player, 
     same nonce, and charged once."""
     if connections["default"].vendor != "postgresql":
         pytest.skip("needs row locks: on SQLite one writer holds the whole database")
-    import chat.services
+    import chat.sql
 
     alice, bob = make_player(), make_player()
     configure(win_chance=Decimal("0.000001"))  # alice loses, wherever she is settled
-    original_insert = chat.services._insert_message
+    original_settle = chat.sql.settle
     interrupted = []
 
-    def insert_then_let_bob_win(**values):
+    def let_bob_win_then_settle(changes, **settlement):
         if not interrupted:
-            interrupted.append(values["round_id"])
+            interrupted.append(settlement["pot_round_id"])
 
             def bob_wins():  # on a connection of its own, so it commits before alice goes on
                 try:
@@ -173,13 +173,13 @@ def test_a_message_caught_by_another_win_settles_in_the_next_round(make_player, 
             winner = threading.Thread(target=bob_wins)
             winner.start()
             winner.join(timeout=30)
-        return original_insert(**values)
+        return original_settle(changes, **settlement)
 
-    chat.services._insert_message = insert_then_let_bob_win
+    chat.sql.settle = let_bob_win_then_settle
     try:
         result = send_message(player=alice, body="caught in between")
     finally:
-        chat.services._insert_message = original_insert
+        chat.sql.settle = original_settle
 
     first, second = Round.objects.order_by("number")[:2]
     assert interrupted == [first.pk]
