@@ -6,7 +6,6 @@ its words are stored and shown, never read back by the game.
 """
 
 import asyncio
-import hashlib
 import json
 import logging
 import math
@@ -22,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from pot.fairness import as_percent
 
-from .keeper_lines import ANSWERS, INTENTS, LOSS_OPENERS, WIN_LINES
+from . import keeper
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,20 @@ class BotContext:
     daily_claim: int
     server_seed_hash: str  # the open round's commitment, after the message
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (message, reply)
+    roll: float = 0.0  # this message's draw
+    # The player's previous message (None: this is their first) and whether it won.
+    previous_round: int | None = None
+    previous_won: bool = False
+    previous_payout: int = 0
+    claimed: int = 0  # credits the player claimed since their previous message
+    # The round closed last before the open one: who won it and what (no one: reset).
+    last_winner: str = ""
+    last_payout: int = 0
+
+    @property
+    def open_round(self) -> int:
+        """The round open after the message: the next one if the message won."""
+        return self.round_number + 1 if self.won else self.round_number
 
     @property
     def odds_percent(self) -> str:
@@ -67,20 +80,6 @@ class Bot(Protocol):
         ...
 
 
-def detect_intent(text: str) -> str:
-    for name, pattern in INTENTS:
-        if pattern.search(text):
-            return name
-    return "fallback"
-
-
-def _pick(lines: list[str], key: str, ordinal: int) -> str:
-    """A line chosen from the key and the player's message number: the same input always
-    gives the same line, and two messages in a row never get the same line."""
-    start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
-    return lines[(start + ordinal) % len(lines)]
-
-
 class BuiltinBot:
     """Offline and instant: answers what the player asks with the live figures."""
 
@@ -91,39 +90,7 @@ class BuiltinBot:
         yield self.reply(context)
 
     def reply(self, context: BotContext) -> str:
-        figures = {
-            "name": context.player_name,
-            "price": context.price,
-            "next_price": context.next_price,
-            "balance": context.balance,
-            "pot": context.pot,
-            "round": context.round_number,
-            "next_round": context.round_number + 1,
-            "payout": context.payout,
-            "odds": context.odds_percent,
-            "one_in": context.one_in,
-            "base": context.price_base,
-            "step": context.price_step,
-            "daily": context.daily_claim,
-            "seed_hash": context.server_seed_hash[:12],
-            "affordable": self._affordable(context),
-            "share_sentence": (
-                "Every credit goes into the pot."
-                if context.pot_share_percent == 100
-                else f"{context.pot_share_percent}% of each price goes into the pot, "
-                "the rest to the house."
-            ),
-        }
-        intent = detect_intent(context.text)
-        answer = _pick(ANSWERS[intent], intent, context.ordinal).format(**figures)
-        if context.won:
-            win = _pick(WIN_LINES, "win", context.ordinal).format(**figures)
-            return (
-                win if intent in {"fallback", "greeting", "thanks", "pot"} else f"{win} {answer}"
-            )
-        if intent in {"greeting", "thanks"}:
-            return answer
-        return f"{_pick(LOSS_OPENERS, 'loss', context.ordinal)} {answer}"
+        return keeper.compose(context, affordable=self._affordable(context))
 
     @staticmethod
     def _affordable(context: BotContext) -> int:
@@ -164,12 +131,24 @@ class OpenAICompatibleBot:
         self.timeout = timeout
 
     def system_prompt(self, context: BotContext) -> str:
-        open_round = context.round_number + (1 if context.won else 0)
+        open_round = context.open_round
         outcome = (
             f"This message WON the pot: {context.payout} credits; round {open_round} has begun."
             if context.won
             else "This message did not win."
         )
+        if context.previous_won:
+            outcome += (
+                f" The player's previous message won {context.previous_payout} credits in round "
+                f"{context.previous_round}."
+            )
+        if context.claimed:
+            outcome += f" Since their previous message they claimed {context.claimed} credits."
+        if context.last_winner and not context.won:
+            outcome += (
+                f" Round {open_round - 1} was won by {context.last_winner} "
+                f"({context.last_payout} credits)."
+            )
         return (
             "You are the Keeper of the pot in ChatPot, a chat game. Stay in character: warm, "
             "brief (at most three sentences), always in English. Every message costs credits; "
@@ -180,7 +159,7 @@ class OpenAICompatibleBot:
             f"never promise to. Facts now: player {context.player_name}; this message cost "
             f"{context.price}; next costs {context.next_price}; balance {context.balance}; pot "
             f"{context.pot} in round {open_round}; daily claim {context.daily_claim} credits "
-            f"per 24 hours. {outcome}"
+            f"per 24 hours. {outcome} You may use Markdown for emphasis or lists."
         )
 
     def request_body(self, context: BotContext) -> dict:

@@ -17,10 +17,11 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from pot.models import GameConfig, Round
+from wallet.models import Transfer
 
 from . import sql
 from .bots import MAX_REPLY_CHARS, BotContext, BotUnavailable, BuiltinBot, clean_reply, get_bot
@@ -53,48 +54,97 @@ def _takeable(now) -> Q:
     )
 
 
+def _with_what_happened(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """The messages, each with what the keeper should know happened before it: the
+    player's previous message and their last daily claim (an index lookup each)."""
+    previous = Message.objects.filter(player=OuterRef("player"), pk__lt=OuterRef("pk")).order_by(
+        "-pk"
+    )
+    last_claim = Transfer.objects.filter(
+        to_account__owner=OuterRef("player"), kind=Transfer.Kind.DAILY_CLAIM
+    ).order_by("-pk")
+    return messages.select_related("round", "player").annotate(
+        previous_round=Subquery(previous.values("round__number")[:1]),
+        previous_won=Subquery(previous.values("won")[:1]),
+        previous_payout=Subquery(previous.values("payout")[:1]),
+        previous_at=Subquery(previous.values("created_at")[:1]),
+        last_claim=Subquery(last_claim.values("amount")[:1]),
+        last_claim_at=Subquery(last_claim.values("created_at")[:1]),
+    )
+
+
 def _read(message_id: int) -> Message | None:
     now = timezone.now()
-    return (
-        Message.objects.select_related("round", "player")
-        .filter(_takeable(now), pk=message_id)
-        .first()
-    )
+    return _with_what_happened(Message.objects.filter(_takeable(now), pk=message_id)).first()
 
 
-def bot_context(
-    message: Message,
-    *,
-    ordinal: int,
-    history_turns: int,
-    config: GameConfig | None = None,
-    open_round: Round | None = None,
-) -> BotContext:
-    """What the keeper knows when it answers: the message, its outcome, the game's rules."""
-    config = config or GameConfig.load()
-    if open_round is None:
-        open_round = message.round
-        if message.won:
-            open_round = Round.objects.get(number=message.round.number + 1)
-    return BotContext(
-        player_name=message.player.username,
-        text=message.body,
-        ordinal=ordinal,
-        price=message.price,
-        next_price=message.next_price,
-        balance=message.balance_after,
-        pot=message.pot_after if message.pot_after is not None else 0,
-        round_number=message.round.number,
-        won=message.won,
-        payout=message.payout,
-        win_chance=message.win_chance,
-        price_base=config.price_base,
-        price_step=config.price_step,
-        pot_share_percent=config.pot_share_percent,
-        daily_claim=config.daily_claim,
-        server_seed_hash=open_round.server_seed_hash,
-        history=recent_exchanges(player=message.player, before=message, limit=history_turns),
+def bot_contexts(
+    messages: list[Message], ordinals: dict[int, int], *, history_turns: int
+) -> dict[int, BotContext]:
+    """What the keeper knows when it answers each message (read by `_with_what_happened`):
+    the message, its outcome, what happened since the player's previous one, the game's
+    rules and the rounds around it. By message key."""
+    config = GameConfig.load()
+    rounds = _rounds_around(messages)
+    contexts = {}
+    for message in messages:
+        open_number = message.round.number + (1 if message.won else 0)
+        last_closed = rounds.get(open_number - 1)
+        claimed = 0
+        if (
+            message.last_claim
+            and message.last_claim_at < message.created_at
+            and (message.previous_at is None or message.last_claim_at > message.previous_at)
+        ):
+            claimed = message.last_claim
+        contexts[message.pk] = BotContext(
+            player_name=message.player.username,
+            text=message.body,
+            ordinal=ordinals[message.pk],
+            price=message.price,
+            next_price=message.next_price,
+            balance=message.balance_after,
+            pot=message.pot_after if message.pot_after is not None else 0,
+            round_number=message.round.number,
+            won=message.won,
+            payout=message.payout,
+            win_chance=message.win_chance,
+            price_base=config.price_base,
+            price_step=config.price_step,
+            pot_share_percent=config.pot_share_percent,
+            daily_claim=config.daily_claim,
+            server_seed_hash=rounds.get(open_number, message.round).server_seed_hash,
+            history=(
+                recent_exchanges(player=message.player, before=message, limit=history_turns)
+                if history_turns
+                else []
+            ),
+            roll=message.roll,
+            previous_round=message.previous_round,
+            previous_won=bool(message.previous_won),
+            previous_payout=message.previous_payout or 0,
+            claimed=claimed,
+            last_winner=last_closed.winner.username if last_closed and last_closed.winner else "",
+            last_payout=last_closed.payout if last_closed else 0,
+        )
+    return contexts
+
+
+def _rounds_around(messages: list[Message]) -> dict[int, Round]:
+    """The rounds each message's keeper speaks of, by number: the one open after it (the
+    next, if it won) and the one closed last before that."""
+    numbers = set()
+    for message in messages:
+        open_number = message.round.number + (1 if message.won else 0)
+        numbers.update({open_number, open_number - 1})
+    rounds = {message.round.number: message.round for message in messages}
+    # Rounds open when read need no more; a closed one is read again, with its winner.
+    wanted = numbers - {0} - {number for number, known in rounds.items() if known.is_open}
+    rounds.update(
+        (found.number, found)
+        for found in Round.objects.filter(number__in=wanted).select_related("winner")
     )
+    return rounds
 
 
 def _take(message: Message, **changes) -> int:
@@ -115,23 +165,15 @@ def replies_at_once(ordinals: dict[int, int]) -> list[dict]:
     time, 290 messages/s (500 without replies); read together but stored with the ORM's
     bulk_update, 360, the update's expressions a third of the worker's time; stored by one
     statement (chat.sql.store_replies), the figures in docs/PERFORMANCE.md."""
-    config = GameConfig.load()
     messages = list(
-        Message.objects.select_related("round", "player")
-        .filter(_takeable(timezone.now()), pk__in=ordinals)
-        .order_by("pk")
+        _with_what_happened(
+            Message.objects.filter(_takeable(timezone.now()), pk__in=ordinals)
+        ).order_by("pk")
     )
-    opened = _rounds_opened_by(messages)
+    contexts = bot_contexts(messages, ordinals, history_turns=0)
     bot = BuiltinBot()
     for message in messages:
-        context = bot_context(
-            message,
-            ordinal=ordinals[message.pk],
-            history_turns=0,
-            config=config,
-            open_round=opened.get(message.round.number, message.round),
-        )
-        message.reply = clean_reply(bot.reply(context))
+        message.reply = clean_reply(bot.reply(contexts[message.pk]))
     if not messages:
         return []
     written = _store_replies(messages)
@@ -149,17 +191,6 @@ def _store_replies(messages: list[Message]) -> set[int]:
     return stored
 
 
-def _rounds_opened_by(messages: list[Message]) -> dict[int, Round]:
-    """The round each winning message opened, by the number of the round it won."""
-    won = [message.round.number for message in messages if message.won]
-    if not won:
-        return {}
-    return {
-        opened.number - 1: opened
-        for opened in Round.objects.filter(number__in=[number + 1 for number in won])
-    }
-
-
 def claim_reply(message_id: int, ordinal: int, history_turns: int) -> Claim | None:
     message = _read(message_id)
     if message is None:
@@ -168,7 +199,9 @@ def claim_reply(message_id: int, ordinal: int, history_turns: int) -> Claim | No
     kept = ""
     if message.reply_status == Message.ReplyStatus.STREAMING:  # a worker died writing it
         kept = max(message.reply, replies().text_so_far(message.pk) or "", key=len)
-    context = bot_context(message, ordinal=ordinal, history_turns=history_turns)
+    context = bot_contexts([message], {message.pk: ordinal}, history_turns=history_turns)[
+        message.pk
+    ]
     if not _take(message, reply_status=Message.ReplyStatus.STREAMING, reply_lease_until=lease):
         return None
     return Claim(message=message, attempt=message.reply_attempts + 1, context=context, kept=kept)
