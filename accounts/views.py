@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
@@ -54,6 +54,17 @@ class LoginView(auth_views.LoginView):
             context = self.get_context_data(form=form, refusal=refused.detail)
             return _refused(self.render_to_response(context), refused)
         return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out, and say so on the page the player lands on."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.success(request, "You're logged out. The pot will be here when you're back.")
+        return response
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:

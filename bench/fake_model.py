@@ -47,12 +47,15 @@ class FakeModel:
     words: int = 12
     seconds: float = 0.6  # for all the words of one reply
     first_wait: float = 1.5  # `slow-start`'s wait before its first word
+    text: str = ""  # what to say, word by word, instead of the stock phrase
     requests: list[Request] = field(default_factory=list)
     # When each message's first piece was sent (time.time(), by the message asked).
     first_chunk_at: dict[str, float] = field(default_factory=dict)
     streams: int = 0
 
     def reply_words(self) -> list[str]:
+        if self.text:
+            return self.text.split(" ")
         return [WORDS[i % len(WORDS)] for i in range(self.words)]
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -71,7 +71,8 @@ class SendResult:
 
 
 def clean_body(body: str | None) -> str:
-    text = (body or "").strip()
+    # A line break is one character, however the browser sent it.
+    text = (body or "").replace("\r\n", "\n").strip()
     if not text:
         raise MessageInvalid("Write something first: an empty message is not sent.")
     if "\x00" in text:

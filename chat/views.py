@@ -13,7 +13,6 @@ from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
 
-from .models import Message
 from .replies import stop_reply
 from .selectors import conversation_page, player_message, price_quote
 from .services import send_message
@@ -40,15 +39,12 @@ def _composer_context(request: HttpRequest, **extra) -> dict:
 @require_GET
 @login_required
 def chat(request: HttpRequest) -> HttpResponse:
-    win = None
-    if (win_id := request.session.pop(WIN_SESSION_KEY, None)) is not None:
-        win = (
-            Message.objects.filter(pk=win_id, player=request.user, won=True)
-            .select_related("round")
-            .first()
-        )
+    # A win just sent without JavaScript: its card is celebrated once, on this load.
+    fresh_win = request.session.pop(WIN_SESSION_KEY, None)
     page = conversation_page(player=request.user, before=before_key(request))
-    return render(request, "chat/chat.html", _composer_context(request, page=page, win=win))
+    return render(
+        request, "chat/chat.html", _composer_context(request, page=page, fresh_win=fresh_win)
+    )
 
 
 @require_GET
@@ -72,12 +68,12 @@ def send(request: HttpRequest) -> HttpResponse:
     except ChatPotError as refused:
         return _refused(request, refused, body)
 
-    win = result.message if result.won else None
+    fresh_win = result.message.pk if result.won else None
     if not request.htmx:
-        if win is not None:
-            request.session[WIN_SESSION_KEY] = win.pk
+        if fresh_win is not None:
+            request.session[WIN_SESSION_KEY] = fresh_win
         return redirect("chat")
-    context = _composer_context(request, result=result, win=win, oob=True)
+    context = _composer_context(request, result=result, fresh_win=fresh_win, oob=True)
     response = render(request, "chat/chat.html#sent", context)
     # After the settle, so the new exchange is on the page when the client reacts.
     response["HX-Trigger-After-Settle"] = "chatpot:sent"
@@ -85,18 +81,17 @@ def send(request: HttpRequest) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResponse:
-    """Nothing was charged: say why, and keep what the player wrote."""
+    """Nothing was charged: say why, once, and keep what the player wrote."""
+    context = _composer_context(request, error=refused.detail, body=body)
+    # Out of credits: the quote line already says what it costs and what they have.
+    context["quote_says_it"] = (
+        refused.code == "insufficient_funds" and not context["quote"].affordable
+    )
     if request.htmx:
         # 200, so htmx applies the out-of-band updates; the conversation is left as it was.
-        context = _composer_context(request, error=refused.detail, oob=True)
-        response = render(request, "chat/chat.html#refused", context)
+        response = render(request, "chat/chat.html#refused", {**context, "oob": True})
     else:
-        context = _composer_context(
-            request,
-            page=conversation_page(player=request.user),
-            error=refused.detail,
-            body=body,
-        )
+        context["page"] = conversation_page(player=request.user)
         status = REFUSAL_STATUS.get(refused.code, 400)
         response = render(request, "chat/chat.html", context, status=status)
     if isinstance(refused, RateLimited):
@@ -129,6 +124,16 @@ def quote(request: HttpRequest) -> HttpResponse:
         request.GET.get("fields") == "off" or not context["quote"].affordable
     )
     return render(request, "chat/chat.html#quote", context)
+
+
+@require_GET
+@login_required
+def reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One reply as the conversation shows it, for a page that followed it being written."""
+    message = player_message(player=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    return render(request, "chat/chat.html#reply", {"message": message})
 
 
 @require_POST

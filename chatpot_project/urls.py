@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -21,12 +20,13 @@ urlpatterns = [
     path("chat/send/", chat_views.send, name="chat-send"),
     path("chat/claim/", chat_views.claim, name="chat-claim"),
     path("chat/quote/", chat_views.quote, name="chat-quote"),
+    path("chat/messages/<int:message_id>/reply/", chat_views.reply, name="chat-reply"),
     path("chat/messages/<int:message_id>/stop/", chat_views.stop, name="chat-stop"),
     path("wallet/", wallet_views.wallet, name="wallet"),
     path("wallet/claim/", wallet_views.claim, name="wallet-claim"),
     path("accounts/register/", accounts_views.register, name="register"),
     path("accounts/login/", accounts_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", accounts_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/login/", accounts_views.admin_login),

@@ -64,6 +64,8 @@ def test_sending_with_htmx_appends_the_exchange_and_updates_the_rest(player_clie
     assert f'id="reply-{message.pk}"' in html
     assert '<strong id="balance" hx-swap-oob="true">95</strong>' in html
     assert 'id="next-price">10<' in html
+    # The Send button says the same price as the quote line.
+    assert 'id="send-button" hx-swap-oob="true">Send · <span id="send-price">10</span>' in html
     assert 'id="pot-figure"' in html
     assert 'aria-label="Pot of round 1: 5 credits"' in html
     assert 'id="idempotency-key" value="' in html
@@ -108,7 +110,7 @@ def test_the_composer_figures_come_again_when_a_round_opens(player_client, confi
     response = player_client.get(reverse("chat-quote"), {"fields": "on"}, **htmx)
     html = response.content.decode()
     assert 'id="quote-round">2<' in html
-    assert '<span id="send-price" hx-swap-oob="true">5</span>' in html
+    assert 'id="send-button" hx-swap-oob="true">Send · <span id="send-price">5</span>' in html
     assert "composer-body" not in html  # what the player types is left alone
     assert (
         "composer-body"
@@ -174,10 +176,22 @@ def test_short_funds_refusal_keeps_the_text_and_charges_nothing(player_client, p
     response = send(player_client, "one more please")
     assert response.status_code == 402
     html = response.content.decode()
-    assert "This costs 30 credits and you have 25" in html
+    assert "Your next message costs <strong" in html
+    assert html.count("you have 25") == 1  # said once, by the quote line
     assert "one more please" in html
     assert balance(player) == 25
     assert Message.objects.count() == 5
+
+
+def test_short_funds_refusal_with_htmx_keeps_the_text_and_says_why_once(
+    player_client, player, htmx
+):
+    spend_everything(player)
+    html = send(player_client, "one more please", **htmx).content.decode()
+    assert ">one more please</textarea>" in html  # the redrawn composer keeps it
+    assert html.count('role="alert"') == 1
+    assert 'id="send-price">30<' in html
+    assert balance(player) == 25
 
 
 def test_claim_from_the_chat_reenables_the_composer(player_client, player, htmx):
@@ -204,13 +218,16 @@ def test_win_is_unmistakable_with_htmx(player_client, player, configure, htmx):
     assert 'aria-label="Pot of round 2: 0 credits"' in html
 
 
-def test_win_banner_shows_once_after_the_redirect(player_client, configure):
+def test_a_win_is_celebrated_in_the_conversation_once_after_the_redirect(player_client, configure):
     configure(win_chance=Decimal(1))
     send(player_client, "win")
     first = player_client.get(reverse("chat")).content.decode()
     assert "You won the pot!" in first
-    assert Round.objects.get(number=1).server_seed in first
-    assert "You won the pot!" not in player_client.get(reverse("chat")).content.decode()
+    assert 'class="win-card fresh"' in first
+    assert Round.objects.get(number=1).server_seed in first  # the verifier's link
+    again = player_client.get(reverse("chat")).content.decode()
+    assert 'class="win-card"' in again  # still in the conversation, no longer new
+    assert "win-card fresh" not in again
 
 
 def test_receipt_keeps_the_seed_secret_until_the_round_closes(player_client):

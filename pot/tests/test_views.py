@@ -118,9 +118,11 @@ def test_winners_page_lists_past_rounds(client, make_player, configure):
     send_message(player=make_player(username="first"), body="a")
     send_message(player=make_player(username="second"), body="b")
     html = client.get(reverse("winners")).content.decode()
-    assert "<td>first</td>" in html
-    assert "<td>second</td>" in html
-    assert html.index("<td>second</td>") < html.index("<td>first</td>")
+    first, second = '<td data-label="Winner">first</td>', '<td data-label="Winner">second</td>'
+    assert first in html
+    assert second in html
+    assert html.index(second) < html.index(first)
+    assert "Round 3 is open" in html
 
 
 @pytest.mark.parametrize("name", ["home", "fairness", "winners", "login", "register"])

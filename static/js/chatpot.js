@@ -50,7 +50,7 @@
 
   const announceWin = ({ round, winner, payout }) => {
     const me = document.body.dataset.player;
-    if (winner === me && document.querySelector(".win-banner")) return; // celebrated already
+    if (winner === me && document.querySelector(".win-card.fresh")) return; // celebrated already
     const who = winner === me ? "You" : winner;
     toast(`${who} won the pot: ${payout} credits in round ${round}!`, "toast-win");
   };
@@ -106,6 +106,7 @@
       body.textContent = text;
       reply.dataset.replyStatus = "streaming";
       if (atBottom) scrollToNewest();
+      else showJump();
     });
     stream.addEventListener("done", (event) => {
       stream.close();
@@ -114,6 +115,8 @@
     });
   };
 
+  // The reply is complete: shown as the conversation shows it (its Markdown rendered by
+  // the server), or as its plain text if that cannot be fetched.
   const finish = (reply, message) => {
     const atBottom = nearBottom();
     $(".body", reply).textContent = message.reply || "…";
@@ -122,16 +125,65 @@
     reply.removeAttribute("aria-busy");
     const stop = $(".stop-form", reply);
     if (stop) stop.remove();
-    if (message.reply_status === "stopped") {
-      const meta = document.createElement("span");
-      meta.className = "meta";
-      meta.textContent = " · stopped";
-      $(".who", reply).append(meta);
-    }
     const announcer = document.getElementById("announcer");
     if (announcer) announcer.textContent = `Keeper: ${message.reply}`;
-    if (atBottom) scrollToNewest();
+    const settled = () => (atBottom ? scrollToNewest() : showJump());
+    if (window.htmx && reply.dataset.replyUrl) {
+      window.htmx
+        .ajax("GET", reply.dataset.replyUrl, { target: reply, swap: "outerHTML" })
+        .then(settled, settled);
+    } else {
+      settled();
+    }
   };
+
+  // -- Copying a reply --------------------------------------------------------------------
+
+  const offerCopy = (root) => {
+    if (!navigator.clipboard) return;
+    root.querySelectorAll("[data-copy]").forEach((button) => {
+      button.hidden = false;
+    });
+  };
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const body = $(".body", button.closest(".bubble"));
+    navigator.clipboard.writeText(body.innerText.trim()).then(() => {
+      button.textContent = "Copied";
+      setTimeout(() => {
+        button.textContent = "Copy";
+      }, 2000);
+    });
+  });
+
+  // -- Keeping up with the conversation ---------------------------------------------------
+
+  // The newest message sits just above the composer, at the bottom of the page. The page
+  // follows new messages only while the player is there; otherwise a button offers them.
+  const scrollToNewest = () => {
+    window.scrollTo({ top: document.body.scrollHeight });
+    hideJump();
+  };
+  const nearBottom = () =>
+    window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+  const jump = () => document.getElementById("jump-newest");
+  const showJump = () => {
+    if (jump() && !nearBottom()) jump().hidden = false;
+  };
+  const hideJump = () => {
+    if (jump()) jump().hidden = true;
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("#jump-newest")) scrollToNewest();
+  });
+  window.addEventListener(
+    "scroll",
+    () => {
+      if (nearBottom()) hideJump();
+    },
+    { passive: true },
+  );
 
   // Esc stops the reply being written.
   document.addEventListener("keydown", (event) => {
@@ -147,10 +199,40 @@
 
   const composerBody = () => document.getElementById("composer-body");
   const conversation = () => document.getElementById("conversation");
-  // The newest message sits just above the composer, at the bottom of the page.
-  const scrollToNewest = () => window.scrollTo({ top: document.body.scrollHeight });
-  const nearBottom = () =>
-    window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+
+  // The count shows as the limit nears; past it the message is refused, never cut.
+  const COUNT_FROM = 0.8;
+  const countCharacters = () => {
+    const box = composerBody();
+    const counter = document.getElementById("char-count");
+    if (!box || !counter) return;
+    const max = Number(box.dataset.maxChars);
+    const used = [...box.value.trim()].length;
+    const over = used > max;
+    counter.textContent = used >= max * COUNT_FROM ? `${used} / ${max}` : "";
+    if (over) counter.textContent += ` · ${used - max} over the limit`;
+    counter.classList.toggle("over", over);
+    box.setCustomValidity(over ? `A message is at most ${max} characters.` : "");
+  };
+  document.addEventListener("input", (event) => {
+    if (event.target.id === "composer-body") countCharacters();
+  });
+
+  // What the player typed survives the composer being redrawn (a claim, a new round).
+  let typed = "";
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    if (event.target.id === "composer-fields" && composerBody()) {
+      typed = composerBody().value;
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    const box = composerBody();
+    if (event.target.id === "composer-fields" && box) {
+      if (!box.value && typed) box.value = typed;
+      typed = "";
+      countCharacters();
+    }
+  });
 
   // Enter sends, Shift+Enter starts a new line.
   document.addEventListener("keydown", (event) => {
@@ -158,7 +240,7 @@
     if (!(box instanceof HTMLTextAreaElement) || !box.hasAttribute("data-send-on-enter")) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      if (box.value.trim() !== "") box.form.requestSubmit();
+      if (box.value.trim() !== "" && box.reportValidity()) box.form.requestSubmit();
     }
   });
 
@@ -167,11 +249,15 @@
     const box = composerBody();
     if (box) {
       box.value = "";
+      countCharacters();
       if (!box.disabled) box.focus();
     }
     if (conversation()) followReplies(conversation());
     scrollToNewest();
   });
+
+  // Whatever htmx puts on the page (a sent message, a finished reply) gets its buttons.
+  document.addEventListener("htmx:load", (event) => offerCopy(event.detail.elt));
 
   // After an out-of-band update the composer may have been re-enabled (a claim).
   document.addEventListener("htmx:afterSettle", (event) => {
@@ -183,8 +269,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     openEvents();
+    offerCopy(document);
+    countCharacters();
     if (conversation()) {
       followReplies(conversation());
+      const fresh = document.querySelector(".win-card.fresh");
+      if (fresh) fresh.focus({ preventScroll: true });
       if (!new URLSearchParams(window.location.search).has("before")) scrollToNewest();
     }
   });

@@ -72,13 +72,14 @@ def test_register_chat_win_claim_and_log_out(page: Page, screenshots, browser_er
 
     configure(win_chance=Decimal(1))
     say(page, "feeling lucky")
-    banner = page.locator(".win-banner")
-    expect(banner).to_be_visible()
-    expect(banner).to_contain_text("You won the pot!")
-    expect(banner).to_contain_text("+50 credits")
+    card = page.locator("#conversation .win-card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("You won the pot!")
+    expect(card).to_contain_text("+50 credits")
     closed = Round.objects.get(number=1)
-    expect(banner).to_contain_text(closed.server_seed)
-    expect(banner).to_contain_text("Round 2 has begun")
+    check = card.get_by_role("link", name="check the winning draw")
+    expect(check).to_have_attribute("href", re.compile(closed.server_seed))
+    expect(card).to_contain_text("Round 2 has begun")
     expect(page.locator("#balance")).to_have_text("100")  # 70 - 20 + 50
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("0")
     expect(page.locator("#next-price")).to_have_text("5")
@@ -96,7 +97,7 @@ def test_register_chat_win_claim_and_log_out(page: Page, screenshots, browser_er
     expect(page.locator("#composer-status")).to_contain_text("costs 120 credits and you have 100")
     expect(page.get_by_label(re.compile("Your message"))).to_be_disabled()
     page.get_by_role("button", name="Claim daily credits").click()
-    expect(page.locator("#flash")).to_contain_text("You claimed 50 credits.")
+    expect(page.locator("#composer-status")).to_contain_text("You claimed 50 credits.")
     expect(page.locator("#balance")).to_have_text("150")
     expect(page.get_by_label(re.compile("Your message"))).to_be_enabled()
     say(page, "back in the game")
@@ -104,6 +105,7 @@ def test_register_chat_win_claim_and_log_out(page: Page, screenshots, browser_er
 
     page.get_by_role("button", name=re.compile("Log out")).click()
     expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("#flash")).to_contain_text("You're logged out")
     page.goto("/chat/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     assert browser_errors == []

@@ -121,6 +121,6 @@ def test_a_win_is_announced_on_every_open_page_without_a_reload(
     expect(watcher.locator("#send-price")).to_have_text("5")
     assert watcher.evaluate("window.chatpotSamePage") is True
     watcher.screenshot(path=screenshots / "win-announced-phone.png")
-    expect(winner.locator(".win-banner")).to_be_visible()
-    expect(winner.locator(".toast-win")).to_have_count(0)  # the banner says it already
+    expect(winner.locator(".win-card.fresh")).to_be_visible()
+    expect(winner.locator(".toast-win")).to_have_count(0)  # the card says it already
     assert browser_errors == []

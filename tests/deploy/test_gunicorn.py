@@ -184,7 +184,7 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         assert status == 200
         assert headers["Content-Type"].startswith("text/css")
         assert "max-age" in headers.get("Cache-Control", "")
-        assert b".win-banner" in css
+        assert b".win-card" in css
 
         status, _, registered = fetch(
             f"{base}/api/v1/auth/register",

@@ -1,0 +1,47 @@
+"""How the pages show things: the keeper's words, and moments in time.
+
+A model writes Markdown, which the page renders through an allow-list of harmless tags
+(nh3), never as the raw HTML a model might send. The player's own text is never rendered:
+it stays plain text (linebreaksbr)."""
+
+from datetime import datetime
+
+import markdown
+import nh3
+from django import template
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "b", "i", "code", "pre", "ul", "ol", "li", "blockquote", "a",
+    "h3", "h4", "hr", "del",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+LINK_SCHEMES = {"http", "https", "mailto"}
+
+
+@register.filter
+def markdown_reply(text: str) -> SafeString:
+    html = markdown.markdown(text, extensions=["sane_lists", "nl2br"], output_format="html")
+    return mark_safe(  # noqa: S308 -- nh3 keeps only the allowed tags, attributes and links
+        nh3.clean(
+            html,
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            url_schemes=LINK_SCHEMES,
+            link_rel="nofollow noopener noreferrer",
+        )
+    )
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """'just now' under a minute, else Django's '3 minutes ago'."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"

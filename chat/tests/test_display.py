@@ -1,0 +1,43 @@
+from datetime import timedelta
+
+from django.utils import timezone
+
+from chat.services import clean_body
+from chat.templatetags.display import ago, markdown_reply
+
+
+def test_a_models_markdown_is_rendered_through_an_allow_list():
+    html = markdown_reply(
+        "**Bold**, *soft*, `code` and [a link](https://example.com)\n\n- one\n- two"
+    )
+    assert "<strong>Bold</strong>" in html
+    assert "<em>soft</em>" in html
+    assert "<code>code</code>" in html
+    assert '<a href="https://example.com" rel="nofollow noopener noreferrer">a link</a>' in html
+    assert "<li>one</li>" in html
+
+
+def test_nothing_a_model_writes_runs_or_loads_in_the_page():
+    html = markdown_reply(
+        "<script>alert(1)</script> <img src=x onerror=alert(2)> "
+        '[trap](javascript:alert(3)) <a href="data:text/html,x">data</a> '
+        '<span style="position:fixed">styled</span> <iframe src="https://x"></iframe>'
+    )
+    for banned in ["<script", "<img", "onerror", "javascript:", "data:", "style=", "<iframe"]:
+        assert banned not in html, (banned, html)
+    assert "styled" in html  # the words stay, without their markup
+
+
+def test_plain_text_is_escaped_not_trusted():
+    assert markdown_reply("1 < 2 & 3 > 2") == "<p>1 &lt; 2 &amp; 3 &gt; 2</p>"
+
+
+def test_a_moment_under_a_minute_ago_is_just_now():
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=20)) == "just now"
+    assert ago(now - timedelta(minutes=3)) == "3\xa0minutes ago"
+    assert ago(None) == ""
+
+
+def test_a_line_break_is_one_character_however_it_was_sent():
+    assert clean_body("one\r\ntwo\r\n") == "one\ntwo"
