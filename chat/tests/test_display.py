@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from chat.services import clean_body
@@ -41,3 +42,15 @@ def test_a_moment_under_a_minute_ago_is_just_now():
 
 def test_a_line_break_is_one_character_however_it_was_sent():
     assert clean_body("one\r\ntwo\r\n") == "one\ntwo"
+
+
+def test_a_reply_without_markup_is_shown_as_plain_text_without_the_parser(monkeypatch):
+    monkeypatch.setattr("markdown.markdown", lambda *a, **k: pytest.fail("parsed"))
+    html = markdown_reply("Round 12's pot: 345 credits.\nYour next message costs 20.")
+    assert html == "<p>Round 12&#x27;s pot: 345 credits.<br>Your next message costs 20.</p>"
+
+
+def test_markup_anywhere_takes_the_parser_and_its_allow_list():
+    for text in ["a *b*", "- item", "1. first", "x <b>y</b>", "para\n\npara", "`c`", "[l](u)"]:
+        assert markdown_reply(text).startswith("<"), text
+    assert "<li>item</li>" in markdown_reply("- item")
