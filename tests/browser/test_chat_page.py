@@ -247,3 +247,37 @@ def test_the_composer_reads_right_on_a_phone(new_page):
     expect(page.locator(".keys-hint")).to_be_hidden()
     # The header is two short rows, not three.
     assert page.evaluate("document.querySelector('.site-header').offsetHeight") <= 90
+
+
+def test_tables_fit_a_phone_and_a_win_keeps_still_for_reduced_motion(
+    chromium, site, screenshots, browser_errors
+):
+    configure(win_chance=Decimal(1))
+    for name in ["a-rather-long-winner-name", "second"]:
+        send_message(player=register_player(username=name, password=PASSWORD), body="win")
+    context = chromium.new_context(
+        base_url=site.url, viewport=SCREENS["phone"][0], reduced_motion="reduce"
+    )
+    page = context.new_page()
+    page.on("pageerror", lambda error: browser_errors.append(str(error)))
+    for path, name in [("/winners/", "winners"), ("/fairness/", "fairness")]:
+        page.goto(path)
+        expect(page.locator("table.stack tbody tr").first).to_be_visible()
+        # Nothing wider than the screen: every column readable without scrolling sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        assert page.evaluate(
+            "[...document.querySelectorAll('.table-wrap')]"
+            ".every(wrap => wrap.scrollWidth <= wrap.clientWidth)"
+        ), name
+        shoot(page, screenshots, f"{name}-phone")
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("second")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    composer(page).fill("once more")
+    composer(page).press("Enter")
+    card = page.locator(".win-card.fresh")
+    expect(card).to_be_visible()
+    assert card.evaluate("card => getComputedStyle(card).animationName") == "none"
+    context.close()
+    assert browser_errors == [], browser_errors
