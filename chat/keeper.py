@@ -91,9 +91,8 @@ _SAID_BY_A_WIN = {"my_win", "what_now", "how_are_you", "round", "winners"}
 
 # Words worth correcting to: a word of five letters or more in the patterns above. Short
 # words are left alone ("wine" is not "win", "post" is not "pot").
-_VOCABULARY = sorted(
-    {word for parts in INTENTS.values() for word in re.findall(r"[a-z]{5,}", " ".join(parts))}
-    | {"chance", "balance", "probability", "jackpot", "winner", "credits", "message"}
+_VOCABULARY = frozenset(
+    word for parts in INTENTS.values() for word in re.findall(r"[a-z]{5,}", " ".join(parts))
 )
 # Real words one slip from a word above, never corrected.
 _NOT_TYPOS = frozenset({"change", "changes", "dinner", "thinks", "thank", "plays", "coast"})
@@ -103,7 +102,7 @@ _NOT_TYPOS = frozenset({"change", "changes", "dinner", "thinks", "thank", "plays
 def _corrected(word: str) -> str:
     if len(word) < 5 or word in _NOT_TYPOS or word in _VOCABULARY:
         return word
-    candidates = [known for known in _VOCABULARY if known[0] == word[0]]
+    candidates = sorted(known for known in _VOCABULARY if known[0] == word[0])
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
     return close[0] if close else word
 
@@ -355,9 +354,9 @@ def figures(context, *, affordable: int) -> dict:
     and pot are the new round's."""
     closed_round = context.round_number if context.won else context.round_number - 1
     claim_offer = (
-        f"the daily claim gives {context.daily_claim} free credits every 24 hours."
+        f"The daily claim gives {context.daily_claim} free credits every 24 hours."
         if context.daily_claim
-        else "an operator can grant you more."
+        else "An operator can grant you more."
     )
     if context.claimed:
         balance_note = f", the {context.claimed} you claimed included"
@@ -383,7 +382,7 @@ def figures(context, *, affordable: int) -> dict:
         "step": context.price_step,
         "daily": context.daily_claim,
         "claimed": context.claimed,
-        "claim_offer": claim_offer[0].upper() + claim_offer[1:],
+        "claim_offer": claim_offer,
         "seed_hash": context.server_seed_hash[:12],
         "affordable": affordable,
         "last_winner": context.last_winner,
@@ -407,21 +406,23 @@ def compose(context, *, affordable: int) -> str:
         return pick(lines or ANSWERS[kind], kind, context.ordinal).format(**values)
 
     intents = asked(context.text)
+    news_first = not context.won and _round_opened_meanwhile(context)
     parts = []
     if "greeting" in intents:  # a greeting first, whatever else is said
         intents.remove("greeting")
-        brief = bool(intents) or context.won or _round_opened_meanwhile(context)
+        brief = bool(intents) or context.won or news_first
         parts.append(say("greeting_short" if brief else "greeting"))
     if context.won:
         parts.append(say("won", WON))
         intents = [i for i in intents if i not in _SAID_BY_A_WIN]
-    elif _round_opened_meanwhile(context):
+    elif news_first:
         news = NEW_ROUND_WON if context.last_winner else NEW_ROUND_RESET
         parts.append(say("news", news))
         intents = [i for i in intents if i != "round"]
-    substantive = [i for i in intents if i not in _SOCIAL] or context.claimed
+    # Social words are brief beside anything of substance, a claim's note included.
+    substantive = bool(set(intents) - _SOCIAL or context.claimed)
     for intent in intents:
-        parts.append(say(_answer_for(intent, context, brief=bool(parts or substantive))))
+        parts.append(say(_answer_for(intent, context, brief=bool(parts) or substantive)))
     if context.claimed and not {"claim", "balance"} & set(intents) and not context.won:
         parts.append(say("claimed"))
     if not intents and not parts:

@@ -114,11 +114,7 @@ def bot_contexts(
             pot_share_percent=config.pot_share_percent,
             daily_claim=config.daily_claim,
             server_seed_hash=rounds.get(open_number, message.round).server_seed_hash,
-            history=(
-                recent_exchanges(player=message.player, before=message, limit=history_turns)
-                if history_turns
-                else []
-            ),
+            history=recent_exchanges(player=message.player, before=message, limit=history_turns),
             roll=message.roll,
             previous_round=message.previous_round,
             previous_won=bool(message.previous_won),

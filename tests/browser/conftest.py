@@ -5,10 +5,14 @@ browser is a failure: .ci/run installs it.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from django.db import connections
+from playwright.sync_api import expect
+
+from accounts.services import register_player
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(
@@ -26,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PASSWORD = "a-long-enough-passphrase"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -99,3 +104,13 @@ def page(new_page):
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def log_in(page, username: str) -> None:
+    """A new player, registered by the service, logged in through the page."""
+    register_player(username=username, password=PASSWORD)
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/chat/$"))

@@ -13,13 +13,13 @@ from accounts.services import register_player
 from chat.models import Message
 from chat.services import send_message
 from pot.models import GameConfig
+from tests.browser.conftest import PASSWORD, log_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PASSWORD = "a-long-enough-passphrase"
 SCREENS = {
     "desktop": ({"width": 1280, "height": 800}, 0.70),
     "phone": ({"width": 390, "height": 844}, 0.60),
@@ -40,15 +40,6 @@ CONVERSATION_SHARE = """() => {
 
 def configure(**values):
     GameConfig.objects.filter(pk=1).update(**values)
-
-
-def log_in(page: Page, username: str) -> None:
-    register_player(username=username, password=PASSWORD)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/chat/$"))
 
 
 def composer(page: Page):

@@ -9,26 +9,14 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.services import register_player
 from chat.models import Message
 from pot.models import GameConfig
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, log_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-PASSWORD = "a-long-enough-passphrase"
-
-
-def log_in(page: Page, username: str) -> None:
-    register_player(username=username, password=PASSWORD)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/chat/$"))
 
 
 def say(page: Page, text: str) -> None:
