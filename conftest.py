@@ -96,7 +96,7 @@ def api_as():
 def replies(db):
     """Have a worker write the replies waiting to be written, now, in this thread (so on
     the test's own database connection)."""
-    from chat.worker import Worker
+    from keeper.worker import Worker
 
     def replies() -> None:
         async_to_sync(Worker(concurrency=64).drain)()
@@ -119,14 +119,25 @@ def asgi_live_server(transactional_db):
 
 
 @pytest.fixture
-def running_worker(transactional_db):
+def keeper_timings(settings):
+    """Change the keeper's timings for the test (settings.KEEPER, by name)."""
+
+    def keeper_timings(**timings) -> None:
+        settings.KEEPER = {**settings.KEEPER, **{k.upper(): v for k, v in timings.items()}}
+
+    return keeper_timings
+
+
+@pytest.fixture
+def running_worker(transactional_db, keeper_timings):
     """A worker writing replies in a thread of its own, as `manage.py run_worker` does."""
     import asyncio
     import threading
 
-    from chat.worker import Worker
+    from keeper.worker import Worker
 
-    worker = Worker(concurrency=16, poll_seconds=0.02, recover_seconds=3600)
+    keeper_timings(poll_every=0.02)
+    worker = Worker(concurrency=16)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(
         target=lambda: loop.run_until_complete(worker.run(handle_signals=False)), daemon=True
@@ -149,14 +160,14 @@ def model_server():
 
 
 @pytest.fixture
-def openai_backend(settings, model_server, configure):
+def openai_backend(settings, model_server, configure, keeper_timings):
     """The keeper answers through the model server; no message wins."""
     configure(win_chance=Decimal("0.000001"))  # the tests pin the outcome
     settings.CHATBOT_BACKEND = "openai"
     settings.CHATBOT_BASE_URL = model_server.base_url
     settings.CHATBOT_MODEL = "keeper-7b"
     settings.CHATBOT_API_KEY = "test-key"
-    settings.CHATBOT_TIMEOUT = 1.5
+    keeper_timings(timeout=1.5)
     return model_server.model
 
 

@@ -6,14 +6,18 @@ for any number of streams at once.
 
 How it answers is its `behaviour` (tests set it between messages): `stream` (the reply
 word by word, spread over `seconds`), `slow-start` (the same after a long first wait),
-`break` (half the words, then the connection drops), `error` (500), `garbage` (a few
-words, then a chunk that is not JSON), `endless` (words until the client hangs up), and
-`whole` (one JSON completion, not streamed).
+`break` (half the words, then the connection drops), `reset` (half the words, then the
+connection is reset), `error` (500), `garbage` (a few words, then a chunk that is not
+JSON), `long-line` (a few words, then a line of 1 MiB), `endless` (words until the client
+hangs up), and `whole` (one JSON completion, not streamed).
 """
 
 import argparse
 import asyncio
+import collections
 import json
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -63,7 +67,9 @@ class FakeModel:
             request = await _read_request(reader)
             if request.method == "GET" and request.path == "/stats":
                 _write_head(writer, 200, "application/json")
-                writer.write(json.dumps({"first_chunk_at": self.first_chunk_at}).encode())
+                asked = collections.Counter(request.asked for request in self.requests)
+                stats = {"first_chunk_at": self.first_chunk_at, "asked": asked}
+                writer.write(json.dumps(stats).encode())
                 await writer.drain()
                 return
             self.requests.append(request)
@@ -101,9 +107,9 @@ class FakeModel:
         pause = self.seconds / max(1, len(words))
         if behaviour == "slow-start":
             await asyncio.sleep(self.first_wait)
-        if behaviour == "break":
+        if behaviour in ("break", "reset"):
             words = words[: len(words) // 2]
-        if behaviour == "garbage":
+        if behaviour in ("garbage", "long-line"):
             words = words[:3]
         count = 0
         while behaviour == "endless" or count < len(words):
@@ -120,8 +126,15 @@ class FakeModel:
         if behaviour == "break":
             writer.transport.abort()  # mid-stream: no [DONE], no orderly end
             return
+        if behaviour == "reset":  # mid-stream, a TCP reset (closed at once, lingering 0 s)
+            peer = writer.get_extra_info("socket")
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
         if behaviour == "garbage":
             send(b"data: {this is not json\n\n")
+        elif behaviour == "long-line":
+            send(b"data: " + b"x" * (1 << 20) + b"\n\n")
         else:
             final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             send(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())

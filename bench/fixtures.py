@@ -88,10 +88,10 @@ CREATE INDEX ON hist_round_ids (number);
 -- Ten messages per round from ten different players; then the heavy player's messages,
 -- one per round of their own.
 INSERT INTO chat_message (player_id, round_id, body, price, client_seed, nonce, roll, win_chance,
-                          won, payout, balance_after, pot_after, next_price, reply,
+                          won, payout, balance_after, pot_after, next_price,
                           idempotency_key, created_at)
 SELECT p.user_id, r.id, 'history message ' || g, 5, p.client_seed, (g - 1) / hp.players,
-       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, 'An answer from the keeper.', '',
+       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, '',
        now() - interval '29 days'
 FROM generate_series(1, (SELECT messages FROM hist_params)) g
 CROSS JOIN hist_params hp
@@ -99,15 +99,21 @@ JOIN hist_players p ON p.n = (g - 1) %% hp.players + 1
 JOIN hist_round_ids r ON r.number = (g - 1) / 10 + 1;
 
 INSERT INTO chat_message (player_id, round_id, body, price, client_seed, nonce, roll, win_chance,
-                          won, payout, balance_after, pot_after, next_price, reply,
+                          won, payout, balance_after, pot_after, next_price,
                           idempotency_key, created_at)
 SELECT u.id, r.id, 'heavy history message ' || g, 5, u.client_seed, u.nonce + g - 1,
-       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, 'An answer from the keeper.', '',
+       random() * 0.9 + 0.1, 0.1, false, 0, 0, 0, 10, '',
        now() - interval '29 days' + g * interval '1 second'
 FROM generate_series(1, (SELECT heavy_messages FROM hist_params)) g
 CROSS JOIN accounts_user u
 JOIN hist_round_ids r ON r.number = (SELECT messages FROM hist_params) / 10 + g
 WHERE u.username = (SELECT heavy FROM hist_params);
+
+-- Each history message answered.
+INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text)
+SELECT m.id, 'done', ROW_NUMBER() OVER (PARTITION BY m.player_id ORDER BY m.id), 1, NULL,
+       'An answer from the keeper.'
+FROM chat_message m JOIN hist_round_ids r ON r.id = m.round_id;
 
 -- Each history round is won by its last message, which takes all its fees.
 CREATE TEMP TABLE hist_wins AS

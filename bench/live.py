@@ -149,6 +149,57 @@ def model_scenario(web_url, stream_url, model_url, tokens, players, seconds) -> 
     }
 
 
+# -- backlog ----------------------------------------------------------------------------
+
+
+async def _sender(index, token, url, interval, ends, start, sent: list, errors: list):
+    """A player who sends a message every `interval` seconds, without waiting for replies."""
+    headers = {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(start)
+    n = 0
+    while time.monotonic() < ends:
+        n += 1
+        began = time.monotonic()
+        body = f"backlog player {index} message {n}: still there?"
+        try:
+            status, _ = await http.request(
+                "POST", f"{url}/api/v1/messages", headers=headers, json_body={"body": body}
+            )
+        except (OSError, http.HTTPError) as error:
+            errors.append(type(error).__name__)
+        else:
+            (sent if status == 201 else errors).append(body if status == 201 else status)
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+
+def backlog_sends(url: str, tokens: list[str], players: int, interval: float, seconds: float):
+    """`players` each sending every `interval` seconds for `seconds`: what was sent (the
+    bodies) and the errors."""
+    sent: list = []
+    errors: list = []
+
+    async def everyone():
+        ends = time.monotonic() + seconds
+        await asyncio.gather(
+            *(
+                _sender(
+                    i,
+                    tokens[i % len(tokens)],
+                    url,
+                    interval,
+                    ends,
+                    i * interval / players,
+                    sent,
+                    errors,
+                )
+                for i in range(players)
+            )
+        )
+
+    asyncio.run(everyone())
+    return sent, errors
+
+
 # -- audience ---------------------------------------------------------------------------
 
 

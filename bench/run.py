@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.live import audience_figures, model_scenario, run_audience
+from bench.live import audience_figures, backlog_sends, model_scenario, run_audience
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -218,11 +218,82 @@ def serving(settings: Settings, *, worker: bool = True, **extra: str):
             replies.stop()
 
 
+def wait_for_port(port: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+class Proxy:
+    """The proxy of deploy/ (bin/proxy: nginx) in front of a web and a stream process."""
+
+    def __init__(self, settings: Settings, web: Gunicorn, streams: Gunicorn):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(ROOT / "bin" / "proxy")],
+            cwd=ROOT,
+            env=settings.env(
+                WEB_UPSTREAM=f"127.0.0.1:{web.port}",
+                STREAM_UPSTREAM=f"127.0.0.1:{streams.port}",
+                PROXY_PORT=str(self.port),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+@dataclass
+class Deployment:
+    """ChatPot as docs/OPERATIONS.md deploys it: the Procfile's web, stream and worker
+    processes behind the proxy; `url` is the proxy's."""
+
+    web: Gunicorn
+    streams: Gunicorn
+    replies: "Background"
+    proxy: Proxy
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def workers(self) -> list[int]:
+        return self.web.workers()
+
+
+@contextmanager
+def deployed(settings: Settings, *, worker: bool = True, **extra: str):
+    web = Gunicorn(settings, **extra)
+    streams = replies = proxy = None
+    try:
+        streams = stream_server(settings, **extra)
+        replies = start_worker(settings, **extra) if worker else None
+        proxy = Proxy(settings, web, streams)
+        yield Deployment(web=web, streams=streams, replies=replies, proxy=proxy)
+    finally:
+        for process in (proxy, replies, streams, web):
+            if process is not None:
+                process.stop()
+
+
 def open_replies(settings: Settings) -> int:
     return int(
         psql(
             settings,
-            "SELECT count(*) FROM chat_message WHERE reply_status IN ('pending', 'streaming')",
+            "SELECT count(*) FROM keeper_reply WHERE status IN ('pending', 'streaming')",
             DB_NAME,
         )
     )
@@ -398,12 +469,6 @@ def pgbench_ceiling(settings: Settings, connections: int) -> float:
         text=True,
         check=False,
     )
-    psql(
-        settings,
-        "DELETE FROM django_tasks_database_dbtaskresult "
-        "WHERE args_kwargs -> 'kwargs' ->> 'message_id' = '0'",
-        DB_NAME,
-    )
     match = re.search(r"tps = ([\d.]+)", done.stdout)
     if not match:
         raise SystemExit(f"pgbench failed:\n{done.stdout}\n{done.stderr}")
@@ -459,16 +524,6 @@ def page_latency(url: str, username: str, password: str, samples: int = 100) -> 
 # -- live: a model that streams, an audience that watches -------------------------------
 
 
-def wait_for_port(port: int, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
-
-
 def stream_server(settings: Settings, **extra: str) -> Gunicorn:
     return Gunicorn(
         settings, app="chatpot_project.asgi", config="gunicorn_stream.conf.py", **extra
@@ -493,46 +548,106 @@ def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
     }
     results = []
     try:
-        with serving(settings, **backend) as web:
-            streams = stream_server(settings, **backend)
-            try:
-                groups = process_groups(
-                    web=web, stream=streams, worker=web.replies.process, model=model.process
-                )
-                for players in (32, 128):
-                    counted: dict = {}
-                    with cpu_per_message(groups, counted):
-                        figures = model_scenario(
-                            web.url,
-                            streams.url,
-                            model_url,
-                            tokens.read_text().split(),
-                            players,
-                            seconds=2 * settings.seconds,
-                        )
-                        counted["messages"] = figures["sent"]
-                    figures["cpu_ms_per_message"] = counted["cpu_ms_per_message"]
-                    figures["replies"] = replies_drained(settings)
-                    figures["audit"] = audit(settings)
-                    results.append(figures)
-                    log(
-                        f"  {players:>4} players: {figures['messages_per_second']:5.1f} msg/s  "
-                        f"send p50 {figures['send_p50_ms']:.0f} ms p99 "
-                        f"{figures['send_p99_ms']:.0f} ms  first piece after the model's "
-                        f"p50 {figures['first_piece_after_model_p50_ms']:.0f} ms p99 "
-                        f"{figures['first_piece_after_model_p99_ms']:.0f} ms  round trip p50 "
-                        f"{figures['reply_round_trip_p50_s']:.2f} s  GET /api/v1/pot "
-                        f"p99 {figures['pot_p99_ms']:.1f} ms  errors {figures['errors']}  "
-                        f"replies: {figures['replies']}  audit {figures['audit'].split(' ')[0]}"
+        with deployed(settings, **backend) as site:
+            groups = process_groups(
+                web=site.web,
+                stream=site.streams,
+                worker=site.replies.process,
+                proxy=site.proxy,
+                model=model.process,
+            )
+            for players in (32, 128):
+                counted: dict = {}
+                with cpu_per_message(groups, counted):
+                    figures = model_scenario(
+                        site.url,
+                        site.url,
+                        model_url,
+                        tokens.read_text().split(),
+                        players,
+                        seconds=2 * settings.seconds,
                     )
-                    log(f"    CPU ms per message: {figures['cpu_ms_per_message']}")
-                    if figures["error_kinds"]:
-                        log(f"    errors: {figures['error_kinds']}")
-            finally:
-                streams.stop()
+                    counted["messages"] = figures["sent"]
+                figures["cpu_ms_per_message"] = counted["cpu_ms_per_message"]
+                figures["replies"] = replies_drained(settings)
+                figures["audit"] = audit(settings)
+                results.append(figures)
+                log(
+                    f"  {players:>4} players: {figures['messages_per_second']:5.1f} msg/s  "
+                    f"send p50 {figures['send_p50_ms']:.0f} ms p99 "
+                    f"{figures['send_p99_ms']:.0f} ms  first piece after the model's "
+                    f"p50 {figures['first_piece_after_model_p50_ms']:.0f} ms p99 "
+                    f"{figures['first_piece_after_model_p99_ms']:.0f} ms  round trip p50 "
+                    f"{figures['reply_round_trip_p50_s']:.2f} s  GET /api/v1/pot "
+                    f"p99 {figures['pot_p99_ms']:.1f} ms  errors {figures['errors']}  "
+                    f"replies: {figures['replies']}  audit {figures['audit'].split(' ')[0]}"
+                )
+                log(f"    CPU ms per message: {figures['cpu_ms_per_message']}")
+                if figures["error_kinds"]:
+                    log(f"    errors: {figures['error_kinds']}")
     finally:
         model.stop()
     return results
+
+
+def backlog_run(settings: Settings, static: Path, tokens: Path, seconds: float) -> dict:
+    """The worker stopped while 32 players send, each a message every 2 s (a model's
+    pace); then started: how fast it writes the backlog, and whether each reply was
+    written once (one claim, one model request) and none was left."""
+    port = free_port()
+    model = Background(
+        [PYTHON, "-m", "bench.fake_model", "--port", str(port), "--words", "60", "--seconds", "2"],
+        settings,
+    )
+    wait_for_port(port)
+    model_url = f"http://127.0.0.1:{port}"
+    backend = {
+        "CHATBOT_BACKEND": "openai",
+        "CHATBOT_BASE_URL": model_url,
+        "CHATBOT_MODEL": "bench",
+        "STATIC_ROOT": str(static),
+    }
+    try:
+        with deployed(settings, worker=False, **backend) as site:
+            sent, errors = backlog_sends(site.url, tokens.read_text().split(), 32, 2.0, seconds)
+            waiting = open_replies(settings)
+            started = time.monotonic()
+            worker = start_worker(settings, **backend)
+            try:
+                drained = replies_drained(settings, seconds=600)
+                drain_s = time.monotonic() - started
+            finally:
+                worker.stop()
+        with urllib.request.urlopen(f"{model_url}/stats", timeout=10) as answer:  # noqa: S310
+            asked = json.loads(answer.read())["asked"]
+    finally:
+        model.stop()
+    counts = psql(
+        settings,
+        "SELECT count(*), count(*) FILTER (WHERE r.attempt <> 1), "
+        "count(*) FILTER (WHERE r.status <> 'done'), "
+        "(SELECT count(*) FROM chat_message m WHERE NOT EXISTS "
+        " (SELECT 1 FROM keeper_reply r2 WHERE r2.message_id = m.id)) "
+        "FROM keeper_reply r JOIN chat_message m ON m.id = r.message_id "
+        "WHERE m.body LIKE 'backlog player %'",
+        DB_NAME,
+    ).split("|")
+    replies, claimed_again, not_done, without_reply = (int(count) for count in counts)
+    return {
+        "sent": len(sent),
+        "send_errors": len(errors),
+        "waiting_when_started": waiting,
+        "drain_seconds": drain_s,
+        "replies_per_second": waiting / drain_s if drain_s else None,
+        "drained": drained,
+        "replies": replies,
+        "claimed_more_than_once": claimed_again,
+        "not_done": not_done,
+        "messages_without_a_reply": without_reply,
+        "model_asked_more_than_once": sum(1 for n in asked.values() if n > 1),
+        "model_requests": sum(asked.values()),
+        "audit": audit(settings),
+    }
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -552,7 +667,7 @@ def process_groups(**named) -> dict[str, list[int]]:
     database's and Redis's processes, and the benchmark's own."""
     groups = {}
     for name, process in named.items():
-        groups[name] = process.workers() if isinstance(process, Gunicorn) else [process.pid]
+        groups[name] = process.workers() if hasattr(process, "workers") else [process.pid]
     for name, pattern in (("postgres", "postgres"), ("redis", "redis-server")):
         found = subprocess.run(["pgrep", pattern], capture_output=True, text=True, check=False)
         groups[name] = [int(pid) for pid in found.stdout.split()]
@@ -586,24 +701,23 @@ def process_memory_kb(server: Gunicorn) -> int:
 def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -> dict:
     """`clients` watching GET /api/v1/events while 32 connections send with the built-in
     keeper."""
-    with serving(settings, STATIC_ROOT=str(static)) as web:
-        streams = stream_server(settings, STATIC_ROOT=str(static))
-        try:
-            idle_kb = process_memory_kb(streams)
-            started = time.time()
-            load: dict = {}
+    with deployed(settings, STATIC_ROOT=str(static)) as site:
+        streams = site.streams
+        idle_kb = process_memory_kb(streams)
+        started = time.time()
+        load: dict = {}
 
-            groups = process_groups(web=web, stream=streams, worker=web.replies.process)
+        groups = process_groups(
+            web=site.web, stream=streams, worker=site.replies.process, proxy=site.proxy
+        )
 
-            def send_while_watched():
-                load["memory_kb"] = process_memory_kb(streams)
-                with cpu_per_message(groups, load):
-                    load["figures"] = wrk(web.url, 32, settings.seconds, tokens)
-                    load["messages"] = load["figures"].messages_per_second * settings.seconds
+        def send_while_watched():
+            load["memory_kb"] = process_memory_kb(streams)
+            with cpu_per_message(groups, load):
+                load["figures"] = wrk(site.url, 32, settings.seconds, tokens)
+                load["messages"] = load["figures"].messages_per_second * settings.seconds
 
-            watchers = run_audience(f"{streams.url}/api/v1/events", clients, send_while_watched)
-        finally:
-            streams.stop()
+        watchers = run_audience(f"{site.url}/api/v1/events", clients, send_while_watched)
     wins = {
         int(number): float(at)
         for number, at in (
@@ -784,7 +898,10 @@ def main() -> None:
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
     parser.add_argument("--heavy-messages", type=int, default=10_000)
     parser.add_argument(
-        "--skip", default="", help="comma list: model,audience,growth,scale,faults"
+        "--skip", default="", help="comma list: model,backlog,audience,growth,scale,faults"
+    )
+    parser.add_argument(
+        "--backlog-seconds", type=int, default=90, help="how long the worker is stopped"
     )
     parser.add_argument("--audience", type=int, default=1000, help="clients watching the pot")
     parser.add_argument("--profile", action="store_true", help="py-spy a worker at 32 conns")
@@ -830,10 +947,11 @@ def main() -> None:
     fixtures(settings, "players", str(PLAYERS), str(tokens))
     fixtures(settings, "reader", *READER, "50")
 
-    with serving(settings, STATIC_ROOT=str(static)) as server:
+    with deployed(settings, STATIC_ROOT=str(static)) as server:
         log(
-            f"Load: POST /api/v1/messages, {settings.runs} x {settings.seconds} s per level, "
-            f"gunicorn {settings.workers} workers x {settings.threads} threads"
+            f"Load: POST /api/v1/messages through the proxy, {settings.runs} x "
+            f"{settings.seconds} s per level, gunicorn {settings.workers} workers x "
+            f"{settings.threads} threads, the worker writing the replies beside"
         )
         levels = load_levels(settings, server, tokens, settings.levels)
         report["levels"] = [asdict(figures) for figures in levels]
@@ -863,6 +981,24 @@ def main() -> None:
     if "model" not in settings.skip:
         log("Model: players chat with a model streaming 60 words over 2 s")
         report["model"] = model_runs(settings, static, tokens)
+
+    if "backlog" not in settings.skip:
+        log(
+            f"Backlog: the worker stopped {args.backlog_seconds} s while 32 players send a "
+            "message every 2 s each, then started (a model streaming 60 words over 2 s)"
+        )
+        backlog = backlog_run(settings, static, tokens, args.backlog_seconds)
+        report["backlog"] = backlog
+        log(
+            f"  {backlog['sent']} sent ({backlog['send_errors']} errors); "
+            f"{backlog['waiting_when_started']} waiting, written in "
+            f"{backlog['drain_seconds']:.1f} s ({backlog['replies_per_second']:.1f} replies/s); "
+            f"claimed more than once {backlog['claimed_more_than_once']}, model asked more "
+            f"than once {backlog['model_asked_more_than_once']} (of "
+            f"{backlog['model_requests']} requests), not done {backlog['not_done']}, without "
+            f"a reply {backlog['messages_without_a_reply']}; audit "
+            f"{backlog['audit'].split(' ')[0]}"
+        )
 
     if "audience" not in settings.skip:
         log(

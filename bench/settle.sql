@@ -1,8 +1,8 @@
 -- pgbench: the settlement transaction of one losing message, statement for statement as
 -- the app sends it (chat/sql.py), for random players of
 -- the benchmark. Run with -M prepared: the app plans these statements once per connection.
--- The reply's task is stored as the app stores it (for message 0, so no worker writes
--- it; bench/run.py deletes them after), the reply marked written.
+-- The reply is stored as the app stores it, with its notification, but marked written, so
+-- that no worker writes it.
 \set player random(:first_player, :last_player)
 BEGIN;
 SELECT id FROM wallet_account WHERE owner_id = :player FOR UPDATE;
@@ -27,22 +27,17 @@ UPDATE wallet_account SET balance = balance + CASE id WHEN :account THEN CAST(-5
                                                       ELSE 0 END
   WHERE id IN (:account);
 UPDATE wallet_account SET balance = balance + CAST(5 AS BIGINT) WHERE id = :pot;
-INSERT INTO django_tasks_database_dbtaskresult (id, status, enqueued_at, started_at,
-    finished_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name,
-    run_after, return_value, exception_class_path, traceback)
-  VALUES (gen_random_uuid(), 'READY', now(), NULL, NULL,
-          '{"args": [], "kwargs": {"message_id": 0, "ordinal": 1}}', 0,
-          'chat.tasks.generate_reply', '[]', 'default', 'default', '9999-01-01', NULL, '', '');
+INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text)
+  VALUES (:message, 'done', 1, 0, NULL, '');
+NOTIFY keeper_replies;
 INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
                              actor_id, memo, created_at)
   VALUES (:account, :pot, 5, 'message_fee', :message, :round, NULL, '', now());
 INSERT INTO chat_message (id, player_id, round_id, body, price, client_seed, nonce, roll,
-                          win_chance, won, payout, balance_after, pot_after, next_price, reply,
-                          reply_status, reply_attempts, reply_lease_until, idempotency_key,
-                          created_at)
+                          win_chance, won, payout, balance_after, pot_after, next_price,
+                          idempotency_key, created_at)
   SELECT :message, :player, :round, 'what are the odds?', 5, :client_seed, :nonce, 0.5, 0.1,
-         false, 0, CAST(:balance AS BIGINT) - 5, pot.balance, 10, '', 'done', 0, NULL, '',
-         now()
+         false, 0, CAST(:balance AS BIGINT) - 5, pot.balance, 10, '', now()
     FROM wallet_account pot WHERE pot.id = :pot AND pot.round_id = :round
   RETURNING pot_after;
 COMMIT;

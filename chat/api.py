@@ -10,10 +10,10 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from chatpot_project.api_schema import error_responses
 from chatpot_project.authentication import PlayerTokenAuthentication
 from chatpot_project.throttling import SendThrottle
+from keeper.services import reply_stop
 
 from .errors import PlayerUnavailable
 from .models import Message
-from .replies import stop_reply
 from .selectors import conversation, player_message
 from .serializers import MessageSerializer, SendSerializer, SentSerializer, message_data
 from .services import send_message
@@ -111,5 +111,5 @@ class StopView(APIView):
         tags=["chat"],
     )
     def post(self, request: Request, message_id: int) -> Response:
-        message = stop_reply(message=_own_message(request, message_id))
+        message = reply_stop(message=_own_message(request, message_id))
         return Response(message_data(message))

@@ -5,13 +5,8 @@ from django.utils import timezone
 
 
 class Message(models.Model):
-    """A paid message, its draw (the receipt) and the bot's reply."""
-
-    class ReplyStatus(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        STREAMING = "streaming", "Being written"
-        DONE = "done", "Done"
-        STOPPED = "stopped", "Stopped by the player"
+    """A paid message and its draw (the receipt). The keeper's reply to it is its own
+    record (keeper.models.Reply, `message.reply`)."""
 
     player = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages", db_index=False
@@ -30,17 +25,6 @@ class Message(models.Model):
     balance_after = models.BigIntegerField()
     pot_after = models.BigIntegerField(null=True, blank=True)
     next_price = models.BigIntegerField()
-    # The keeper's reply: written by a worker after the charge (chat.replies). While it is
-    # being written, `reply` holds the text so far, saved every moment or so.
-    reply = models.TextField(blank=True)
-    reply_status = models.CharField(
-        max_length=10, choices=ReplyStatus.choices, default=ReplyStatus.PENDING
-    )
-    # Each worker that takes the reply on counts one more; its writes name its number, so
-    # a worker that lost the reply (its time ran out and another took over) writes nothing.
-    reply_attempts = models.PositiveSmallIntegerField(default=0)
-    # Until when the worker writing the reply holds it; after that another may take over.
-    reply_lease_until = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -61,17 +45,7 @@ class Message(models.Model):
             models.Index(fields=["player", "round"], name="chat_message_player_round_idx"),
             models.Index(fields=["player", "created_at"], name="chat_message_player_time_idx"),
             models.Index(fields=["player", "-id"], name="chat_message_player_recent_idx"),
-            # The few replies still to be written, for the worker's recovery sweep.
-            models.Index(
-                fields=["reply_status", "id"],
-                condition=Q(reply_status__in=["pending", "streaming"]),
-                name="chat_message_reply_open_idx",
-            ),
         ]
 
     def __str__(self) -> str:
         return f"Message {self.pk} by {self.player_id}"
-
-
-# A reply that is complete: written to the end, or stopped by its player.
-FINISHED_REPLIES = frozenset({Message.ReplyStatus.DONE, Message.ReplyStatus.STOPPED})

@@ -79,8 +79,8 @@ def price_quote(*, player: User) -> Quote:
 
 
 def conversation(*, player: User) -> QuerySet[Message]:
-    """The player's messages, newest first."""
-    return Message.objects.filter(player=player).select_related("round").order_by("-id")
+    """The player's messages, newest first, each with its reply."""
+    return Message.objects.filter(player=player).select_related("round", "reply").order_by("-id")
 
 
 def player_message(*, player: User | int, message_id: int) -> Message | None:
@@ -115,5 +115,5 @@ def recent_exchanges(*, player: User, before: Message, limit: int) -> list[tuple
     """The player's last few (message, reply) pairs before `before`, oldest first."""
     if limit <= 0:
         return []
-    pairs = conversation(player=player).filter(pk__lt=before.pk).values_list("body", "reply")
+    pairs = conversation(player=player).filter(pk__lt=before.pk).values_list("body", "reply__text")
     return list(pairs[:limit])[::-1]

@@ -5,8 +5,9 @@ from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 
 from chatpot_project.api_fields import TextField
+from keeper.models import Reply
 
-from .models import FINISHED_REPLIES, Message
+from .models import Message
 
 TIMESTAMP = serializers.DateTimeField()
 
@@ -26,7 +27,7 @@ class MessageSerializer(serializers.ModelSerializer):
         "stopped). Follow `reply_stream` to see it being written.",
     )
     reply_status = serializers.ChoiceField(
-        choices=Message.ReplyStatus.choices,
+        choices=Reply.Status.choices,
         help_text="`pending` (waiting for a worker), `streaming` (being written), `done`, or "
         "`stopped` (by the player: the reply keeps what was written).",
     )
@@ -75,8 +76,8 @@ def message_data(message: Message) -> dict:
         "price": message.price,
         "won": message.won,
         "payout": message.payout,
-        "reply": message.reply if message.reply_status in FINISHED_REPLIES else None,
-        "reply_status": message.reply_status,
+        "reply": message.reply.text if message.reply.finished else None,
+        "reply_status": message.reply.status,
         "reply_stream": reply_stream_url(message.pk),
         "created_at": TIMESTAMP.to_representation(message.created_at),
         "draw": {

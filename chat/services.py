@@ -1,14 +1,12 @@
 """Sending a message: the game's one money path for players (DESIGN section 3)."""
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.utils.json import normalize_json
-from django_tasks_db.models import DBTaskResult, get_date_max
 
 from accounts.models import User
+from keeper.models import Reply
 from pot import fairness
 from pot.models import GameConfig, Round
 from pot.services import close, seed_pot
@@ -19,7 +17,6 @@ from wallet.services import Leg, check_funds, net_changes, records
 from . import sql
 from .errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable, PotBusy
 from .models import Message
-from .tasks import generate_reply
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +95,8 @@ def clean_idempotency_key(key: str | None) -> str | None:
 
 
 def send_message(*, player: User, body: str, idempotency_key: str | None = None) -> SendResult:
-    """Charge for a message, draw, settle a win, and enqueue the keeper's reply, which a
-    worker writes after the commit (chat.replies): the send never waits on the keeper.
+    """Charge for a message, draw, settle a win, and queue the keeper's reply, which a
+    worker writes after the commit (keeper.worker): the send never waits on the keeper.
 
     Refusals (`MessageInvalid`, `InsufficientFunds`, `IdempotencyConflict`,
     `PlayerUnavailable`) change nothing. The same idempotency key from the same player
@@ -121,7 +118,7 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
 
 def _replay(*, player: User, text: str, key: str) -> SendResult | None:
     message = (
-        Message.objects.select_related("round")
+        Message.objects.select_related("round", "reply")
         .filter(player_id=player.pk, idempotency_key=key)
         .first()
     )
@@ -170,25 +167,6 @@ def _open(*, player: User) -> _Opening:
         ordinal=row["ordinal"],
         n=row["n"],
         message_id=row["message_id"],
-    )
-
-
-def _reply_task(*, message_id: int, ordinal: int) -> DBTaskResult:
-    """The task of the keeper's reply to the message, for a worker (chat.tasks): the
-    record `generate_reply.enqueue()` makes, made as django-tasks-db's backend makes it
-    and stored with the message's own statements (chat.sql.store), so that its workers
-    take it as any other."""
-    task = generate_reply
-    return DBTaskResult(
-        id=uuid.uuid4(),
-        args_kwargs=normalize_json(
-            {"args": [], "kwargs": {"message_id": message_id, "ordinal": ordinal}}
-        ),
-        priority=task.priority,
-        task_path=task.module_path,
-        queue_name=task.queue_name,
-        backend_name=task.backend,
-        run_after=task.run_after or get_date_max(),
     )
 
 
@@ -250,7 +228,6 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
         # A win leaves the next round's seed in the pot; a loss, what the pot's update says.
         pot_after=config.pot_seed if draw.won else None,
         next_price=config.price_for(0 if restarts_pricing else n + 1),
-        reply_status=Message.ReplyStatus.PENDING,
         idempotency_key=key or "",
     )
     legs = [
@@ -290,18 +267,20 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
     # then the records; the message is stored only if its round is still the pot's.
     net = net_changes(legs)
     check_funds(net, locked)
+    reply = Reply(message=message, ordinal=opening.ordinal)
     pot_after = sql.settle(
         {pk: change for pk, change in net.items() if change and pk != pot.pk},
         pot_id=pot.pk,
         pot_change=net[pot.pk],
         pot_round_id=pot_round.pk,
         message=message,
-        task=_reply_task(message_id=message.pk, ordinal=opening.ordinal),
+        reply=reply,
         transfers=records(legs),
     )
     if pot_after is None:
         raise PotMovedOn()
     message.pot_after = pot_after
+    message.reply = reply
     account.balance += net[account.pk]
     if draw.won:
         pot.balance += net[pot.pk]

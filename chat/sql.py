@@ -2,13 +2,12 @@
 SQL. Everything else goes through the ORM.
 
 A send runs for every message and holds the player's lock, then the pot's, the one lock
-every message takes; the worker stores the built-in keeper's replies for every message.
-Each statement below says what the ORM cost in its place, measured in-process on
-PostgreSQL over one connection (the CPU of the process that sends them, per run). Together,
-under load at 32 connections with the worker beside the web processes (docs/PERFORMANCE.md):
-the send through the ORM, the same steps in the same transaction, 139 to 143 messages/s and
-8.3 ms of the web processes' CPU per message; with these statements, 346 to 356 messages/s
-and 2.6 to 2.7 ms.
+every message takes. Each statement below says what the ORM cost in its place, measured
+in-process on PostgreSQL over one connection (the CPU of the process that sends them, per
+run). Together, under load at 32 connections with the worker beside the web processes
+(docs/PERFORMANCE.md): the send through the ORM, the same steps in the same transaction,
+139 to 143 messages/s and 8.3 ms of the web processes' CPU per message; with these
+statements, 346 to 356 messages/s and 2.6 to 2.7 ms.
 
 The statements are whole and plain, in SQL both PostgreSQL and SQLite accept. Their column
 lists come from the models, their rows are read by column name, and the code's constants
@@ -33,6 +32,7 @@ from chatpot_project.rawsql import (
     placeholders,
     row_of,
 )
+from keeper.models import REPLIES_CHANNEL, Reply
 from pot.models import GameConfig, Round
 from pot.services import CLOSING_FIELDS
 from wallet.models import Account
@@ -140,15 +140,15 @@ def settle(
     pot_change: int,
     pot_round_id: int,
     message: Message,
-    task,
+    reply: Reply,
     transfers: Sequence,
 ) -> int | None:
-    """Settle the send in one round trip: apply its balance changes (account key: credits;
-    the pot's apart), insert its reply's task (django-tasks-db's row, as its backend makes
-    it) and its transfers, and last the message, which joins its round only while the pot
-    is still in it. The pot's balance as the message left it (stored as `pot_after`, unless
-    the message gives it), or None if the pot has moved on to another round: the insert
-    then stores no row, and the caller must roll back.
+    """Settle the send in one round trip: apply its balance changes (account key: credits; the
+    pot's apart), insert its reply (waiting for a worker, which PostgreSQL notifies as the
+    transaction commits) and its transfers, and last the message, which joins its round
+    only while the pot is still in it. The pot's balance as the message left it (stored as
+    `pot_after`, unless the message gives it), or None if the pot has moved on to another
+    round: the insert then stores no row, and the caller must roll back.
 
     The pot's update comes after the others, in the lock order of every money path
     (players, the house, the pot), so the one lock every message needs is taken last; the
@@ -157,8 +157,8 @@ def settle(
     text varies only with their number, one to three legs; the account updates', with the
     player alone or with the house.
 
-    0.6 ms: through the ORM (update() per account, the pot's balance read back, save(),
-    the tasks backend's enqueue(), bulk_create()), six round trips and 2.8 ms.
+    0.6 ms: through the ORM (update() per account, the pot's balance read back, save()
+    of the message and of its reply, bulk_create()), six round trips and 2.8 ms.
     """
     statements = []
     if changes:
@@ -178,12 +178,19 @@ def settle(
             [pot_change, pot_id],
             prepared=True,
         ),
-        Statement(*insert([task]), prepared=True),
+        Statement(*insert([reply]), prepared=True),
+        *_notify(REPLIES_CHANNEL),
         Statement(*insert(transfers), prepared=True),
         _message_in_round(message, pot_id=pot_id, pot_round_id=pot_round_id),
     ]
     rows = batch(statements)
     return rows[0]["pot_after"] if rows else None
+
+
+def _notify(channel: str) -> list[Statement]:
+    """Tell whoever listens on `channel` once the transaction commits (PostgreSQL's NOTIFY;
+    nothing elsewhere)."""
+    return [Statement(f"NOTIFY {channel}")] if connection.vendor == "postgresql" else []
 
 
 def _message_in_round(message: Message, *, pot_id: int, pot_round_id: int) -> Statement:
@@ -219,9 +226,6 @@ def lock_house_and_pot() -> dict[int, Account]:
     }
 
 
-LOCKED = ["id", "kind", "balance", "round_id"]
-
-
 def close_won_round(pot_round: Round, next_round: Round, *, pot_id: int) -> None:
     """Store a won round's closing (pot.services.close), with the count of its messages,
     open the next round and point the pot at it, in one round trip. With the win's lock,
@@ -254,25 +258,3 @@ def close_won_round(pot_round: Round, next_round: Round, *, pot_id: int) -> None
     pot_round.message_count = row["message_count"]
     next_round.pk = row["round_id"]
     next_round._state.adding, next_round._state.db = False, DEFAULT_DB_ALIAS  # as save() does
-
-
-def store_replies(messages: Sequence[Message]) -> set[int]:
-    """Store the built-in keeper's replies, done, in one statement; each only if nobody
-    took it since it was read (its attempt as read). The keys of those stored.
-
-    For 64 replies, 0.5 ms; by the ORM's bulk_update(), 28 ms, which cannot make each
-    row's update depend on its attempt either. Its text varies with the number of
-    replies, so it is planned each time, as the ORM's statements are."""
-    rows = ", ".join(["(CAST(%s AS BIGINT), %s, CAST(%s AS INTEGER))"] * len(messages))
-    sql = (
-        f"WITH written (id, reply, attempts) AS (VALUES {rows}) "  # noqa: S608 - no input in the text
-        f"UPDATE {MESSAGE} SET "
-        f"reply = (SELECT reply FROM written WHERE written.id = {MESSAGE}.id), "
-        f"reply_status = {constant(Message.ReplyStatus.DONE)}, "
-        "reply_attempts = reply_attempts + 1, reply_lease_until = NULL "
-        f"WHERE id IN (SELECT id FROM written WHERE written.attempts = {MESSAGE}.reply_attempts) "
-        f"AND reply_status IN ({constant(Message.ReplyStatus.PENDING)}, "
-        f"{constant(Message.ReplyStatus.STREAMING)}) RETURNING id"
-    )
-    params = [value for m in messages for value in (m.pk, m.reply, m.reply_attempts)]
-    return {row["id"] for row in batch([Statement(sql, params)])}

@@ -9,11 +9,11 @@ from django.views.decorators.http import require_GET, require_POST
 from chatpot_project.errors import ChatPotError, RateLimited
 from chatpot_project.paging import before_key
 from chatpot_project.throttling import limit
+from keeper.services import reply_stop
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
 
-from .replies import stop_reply
 from .selectors import conversation_page, player_message, price_quote
 from .services import send_message
 
@@ -143,7 +143,7 @@ def stop(request: HttpRequest, message_id: int) -> HttpResponse:
     message = player_message(player=request.user, message_id=message_id)
     if message is None:
         raise Http404
-    stop_reply(message=message)
+    reply_stop(message=message)
     if request.htmx:
         return HttpResponse(status=204)  # the reply's stream shows the end
     return redirect("chat")

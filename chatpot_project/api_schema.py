@@ -83,7 +83,7 @@ MESSAGE_ID = {
     "required": True,
     "description": "Message",
 }
-# The streams are async views (chat.streams, pot.streams), which drf-spectacular does not
+# The streams are async views (keeper.streams, pot.streams), which drf-spectacular does not
 # read: they are described here, as a client sees them.
 STREAMS = {
     "/api/v1/messages/{message_id}/stream": {

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 from accounts import api as accounts_api
 from chat import api as chat_api
-from chat import streams as chat_streams
+from keeper import streams as keeper_streams
 from pot import api as pot_api
 from pot import streams as pot_streams
 from wallet import api as wallet_api
@@ -14,7 +14,9 @@ urlpatterns = [
     path("messages/<int:message_id>", chat_api.MessageView.as_view(), name="api-message"),
     path("messages/<int:message_id>/stop", chat_api.StopView.as_view(), name="api-message-stop"),
     # Streams: async views, served by the ASGI process (docs/OPERATIONS.md).
-    path("messages/<int:message_id>/stream", chat_streams.reply_stream, name="api-message-stream"),
+    path(
+        "messages/<int:message_id>/stream", keeper_streams.reply_stream, name="api-message-stream"
+    ),
     path("events", pot_streams.events, name="api-events"),
     path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="api-token"),

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.apps import apps
 from django.db import models
 
-APPS = ["accounts", "wallet", "pot", "chat"]
+APPS = ["accounts", "wallet", "pot", "chat", "keeper"]
 START, END = "<!-- erd:start -->", "<!-- erd:end -->"
 TOUR = Path(__file__).resolve().parent.parent / "docs" / "ARCHITECTURE.md"
 

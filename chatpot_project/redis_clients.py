@@ -1,5 +1,5 @@
 """Clients of the Redis that the cache uses, where the cache is Redis (REDIS_URL): for
-throttle counts, and for the live replies' pieces (chat.live)."""
+throttle counts, and for the live replies' pieces (keeper.streaming)."""
 
 import asyncio
 import functools

@@ -34,6 +34,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -57,7 +62,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "django_tasks_db",
     "axes",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
@@ -67,6 +71,7 @@ INSTALLED_APPS = [
     "wallet",
     "pot",
     "chat",
+    "keeper",
 ]
 
 # WhiteNoise serves the static files; it is the one middleware that runs only in a
@@ -246,9 +251,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # A line per task started and finished, a line per model request: too many with
-        # a reply per message.
-        "django.tasks": {"level": "WARNING"},
+        # A line per model request: too many with a reply per message.
         "httpx": {"level": "WARNING"},
     },
 }
@@ -259,23 +262,29 @@ CHATBOT_BACKEND = os.environ.get("CHATBOT_BACKEND", "builtin")
 CHATBOT_BASE_URL = os.environ.get("CHATBOT_BASE_URL", "http://127.0.0.1:8080")
 CHATBOT_MODEL = os.environ.get("CHATBOT_MODEL", "")
 CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
-CHATBOT_TIMEOUT = float(os.environ.get("CHATBOT_TIMEOUT", "10"))
 
 
-# Live replies (DESIGN section 8): the keeper's reply is a background task, run by
-# `manage.py run_worker`, and its pieces reach the players' streams as they come.
-TASKS = {
-    "default": {
-        # In the database: no service beyond the app's own, and a reply's task is enqueued
-        # in the same transaction as its message (docs/ARCHITECTURE.md).
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
-    }
+# The keeper's replies (DESIGN sections 8 and 9): written by `manage.py run_worker` after
+# the charge, streamed to the player as they are written. Its timings, in seconds, in one
+# place (keeper.conf, docs/OPERATIONS.md).
+KEEPER = {
+    # The model's whole reply; what it wrote by then stands.
+    "TIMEOUT": env_float("CHATBOT_TIMEOUT", 10),
+    # A claim's hold on a reply without renewal: a worker that stopped renewing (killed,
+    # paused, cut off) loses its replies to another after this.
+    "LEASE": env_float("KEEPER_LEASE_SECONDS", 15),
+    "RENEW_EVERY": env_float("KEEPER_RENEW_SECONDS", 5),
+    # A worker told to stop lets its replies run this long, then hands them on.
+    "GRACE": env_float("KEEPER_GRACE_SECONDS", env_float("CHATBOT_TIMEOUT", 10) + 5),
+    # Looks for leases that ran out (and notifications missed); on SQLite, which cannot
+    # notify, for new replies.
+    "SWEEP_EVERY": env_float("KEEPER_SWEEP_SECONDS", 2),
+    "POLL_EVERY": env_float("KEEPER_POLL_SECONDS", 0.1),
+    # Claims of one reply before the built-in keeper answers it instead of the model.
+    "MAX_ATTEMPTS": env_int("KEEPER_MAX_ATTEMPTS", 3),
 }
-# Replies a worker process generates at once (model calls in flight).
+# Replies a worker process writes at once (model calls in flight).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
-# Finished task records are kept this long, then pruned by the worker.
-WORKER_RESULTS_KEPT_MINUTES = env_int("WORKER_RESULTS_KEPT_MINUTES", 15)
 # Idle streams send a comment this often, so proxies keep them open.
 STREAM_HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15"))
 

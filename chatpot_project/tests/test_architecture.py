@@ -21,7 +21,7 @@ def test_committed_erd_matches_the_models():
 
 def test_erd_covers_every_model_and_relation():
     erd = mermaid_erd()
-    for label in ("accounts", "wallet", "pot", "chat"):
+    for label in ("accounts", "wallet", "pot", "chat", "keeper"):
         for model in apps.get_app_config(label).get_models():
             assert f"    {model.__name__} {{" in erd
     assert 'Account ||--o{ Transfer : "from_account"' in erd

@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.services import register_player
 from chat.models import Message
 from chat.services import send_message
+from keeper.models import Reply
 from pot.models import GameConfig
 from tests.browser.conftest import PASSWORD, log_in
 
@@ -181,7 +182,7 @@ def test_the_page_follows_new_messages_only_from_the_bottom(
     player = User.objects.get(username="scroller")
     for n in range(12):
         send_message(player=player, body=f"earlier message {n}")
-    Message.objects.update(reply="An earlier reply.", reply_status="done")
+    Reply.objects.update(text="An earlier reply.", status="done", lease_until=None)
     page.reload()
     openai_backend.behaviour, openai_backend.first_wait = "slow-start", 0.8
     composer(page).fill("one more")

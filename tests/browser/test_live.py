@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from chat.models import Message
+from keeper.models import Reply
 from pot.models import GameConfig
 from tests.browser.conftest import PHONE, log_in
 
@@ -60,10 +60,10 @@ def test_the_reply_grows_in_place_as_the_keeper_writes_it(
     for shorter, longer in itertools.pairwise(grown):
         assert longer.startswith(shorter)
     expect(reply).to_have_attribute("data-reply-status", "done")
-    stored = Message.objects.get()
-    assert grown[-1] == stored.reply
+    stored = Reply.objects.get()
+    assert grown[-1] == stored.text
     expect(reply.get_by_role("button", name=re.compile("Stop"))).to_have_count(0)
-    expect(page.locator("#announcer")).to_have_text(f"Keeper: {stored.reply}")
+    expect(page.locator("#announcer")).to_have_text(f"Keeper: {stored.text}")
     expect(page.get_by_label(re.compile("Your message"))).to_be_focused()
     assert browser_errors == []
 
@@ -80,8 +80,8 @@ def test_stop_keeps_the_reply_written_so_far(page: Page, openai_backend, browser
     kept = reply.locator(".body").inner_text()
     page.wait_for_timeout(800)
     expect(reply.locator(".body")).to_have_text(kept)  # and no more words came
-    stored = Message.objects.get()
-    assert (stored.reply_status, stored.reply) == ("stopped", kept)
+    stored = Reply.objects.get()
+    assert (stored.status, stored.text) == ("stopped", kept)
     expect(page.locator("#balance")).to_have_text("95")  # the charge stands
     assert browser_errors == []
 

@@ -7,12 +7,14 @@ import socket
 import time
 from decimal import Decimal
 
+import aiohttp
 import pytest
-from django_tasks_db.models import DBTaskResult
 
 from bench.fake_model import WORDS
 from chat.models import Message
 from chat.services import send_message
+from keeper.models import Reply
+from keeper.streaming import Passed
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 
@@ -21,26 +23,25 @@ pytestmark = pytest.mark.django_db
 TWELVE_WORDS = " ".join(WORDS[:12])
 
 
-def written(result) -> Message:
-    """The message as the worker left it, after checking its charge and its one reply."""
+def written(result) -> Reply:
+    """The reply as the worker left it, after checking the message's charge."""
     player = result.message.player
     assert Account.objects.get(owner=player).balance == 100 - result.price
     assert Transfer.objects.filter(kind="message_fee", message=result.message).count() == 1
-    stored = Message.objects.get(pk=result.message.pk)
-    assert stored.reply_status == "done"
-    assert stored.reply
-    assert stored.reply_attempts == 1  # one worker wrote it, once
-    assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()
+    stored = Reply.objects.get(pk=result.message.pk)
+    assert (stored.status, stored.lease_until) == ("done", None)
+    assert stored.text
+    assert stored.attempt == 1  # one worker wrote it, once
     assert audit_ledger().clean
     return stored
 
 
 def test_a_normal_stream_is_the_reply(player, openai_backend, replies):
     result = send_message(player=player, body="what are the odds?")
-    assert Message.objects.get().reply_status == "pending"  # the send did not wait
+    assert Reply.objects.get().status == "pending"  # the send did not wait
     assert openai_backend.requests == []
     replies()
-    assert written(result).reply == TWELVE_WORDS
+    assert written(result).text == TWELVE_WORDS
 
     [request] = openai_backend.requests
     assert request.path == "/v1/chat/completions"
@@ -72,15 +73,45 @@ def test_a_slow_first_piece_is_waited_for_within_the_timeout(player, openai_back
     openai_backend.behaviour, openai_backend.first_wait = "slow-start", 0.8
     result = send_message(player=player, body="take your time")
     replies()
-    assert written(result).reply == TWELVE_WORDS
+    assert written(result).text == TWELVE_WORDS
 
 
-def test_a_stream_that_breaks_midway_keeps_its_text(player, openai_backend, replies, caplog):
-    openai_backend.behaviour = "break"
+@pytest.mark.parametrize(
+    ("behaviour", "kept", "reason"),
+    [
+        ("break", 6, "Not enough data"),  # the connection dropped, no [DONE]
+        ("reset", 6, "Connection reset by peer"),
+        ("long-line", 3, "LineTooLong"),  # a line beyond what the client reads
+    ],
+)
+def test_a_stream_that_breaks_midway_keeps_its_text(
+    player, openai_backend, replies, caplog, behaviour, kept, reason
+):
+    openai_backend.behaviour = behaviour
     result = send_message(player=player, body="tell me everything")
     replies()
-    assert written(result).reply == " ".join(WORDS[:6])
-    assert "The model failed on message" in caplog.text
+    assert written(result).text == " ".join(WORDS[:kept])
+    assert f"The model's reply to message {result.message.pk} failed (" in caplog.text
+    assert reason in caplog.text
+    assert len(openai_backend.requests) == 1  # not asked again
+
+
+def test_any_error_inside_the_client_library_ends_the_reply_with_its_text(
+    player, openai_backend, replies, caplog, monkeypatch
+):
+    read_line = aiohttp.StreamReader.readline
+    lines = itertools.count()
+
+    async def breaking(self, *args, **kwargs):
+        if next(lines) == 4:  # two chunks read: a word and its blank line each
+            raise RuntimeError("the client library broke")
+        return await read_line(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.StreamReader, "readline", breaking)
+    result = send_message(player=player, body="tell me everything")
+    replies()
+    assert written(result).text == " ".join(WORDS[:2])
+    assert "failed (RuntimeError): the client library broke" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -94,7 +125,7 @@ def test_a_model_that_gives_no_text_leaves_the_builtin_reply(
     openai_backend.behaviour = behaviour
     result = send_message(player=player, body="how big is the pot?")
     replies()
-    reply = written(result).reply
+    reply = written(result).text
     assert not reply.startswith(WORDS[0])
     assert "5" in reply  # the built-in keeper, with the pot's figure
     assert reason in caplog.text
@@ -106,7 +137,7 @@ def test_a_garbage_chunk_ends_the_reply_with_the_text_before_it(
     openai_backend.behaviour = "garbage"
     result = send_message(player=player, body="hello")
     replies()
-    assert written(result).reply == " ".join(WORDS[:3])
+    assert written(result).text == " ".join(WORDS[:3])
     assert "not a completion" in caplog.text
 
 
@@ -116,10 +147,10 @@ def test_a_stream_that_never_ends_is_cut_at_the_timeout(player, openai_backend, 
     started = time.monotonic()
     replies()
     assert time.monotonic() - started < 1.5 + 1.0
-    reply = written(result).reply
+    reply = written(result).text
     assert reply.startswith(TWELVE_WORDS)  # a second and a half of words, kept
     assert len(reply.split()) > 12
-    assert "ran past CHATBOT_TIMEOUT" in caplog.text
+    assert "ran past the keeper's timeout" in caplog.text
 
 
 def test_a_refused_connection_leaves_the_builtin_reply(player, settings, configure, replies):
@@ -131,7 +162,7 @@ def test_a_refused_connection_leaves_the_builtin_reply(player, settings, configu
     settings.CHATBOT_BASE_URL = f"http://127.0.0.1:{port}"
     result = send_message(player=player, body="hello")
     replies()
-    assert player.username in written(result).reply
+    assert player.username in written(result).text
 
 
 def test_the_models_words_cannot_move_money(player, openai_backend, replies):
@@ -152,15 +183,15 @@ def test_the_pieces_go_on_in_order_the_first_at_once_the_rest_together(
     time, ten times a second at most; in order, with nothing lost or repeated."""
     published = []
 
-    async def piece(self, message_id, offset, text):
+    async def piece(self, message_id, attempt, offset, text):
         published.append((offset, text, time.monotonic()))
-        return False
+        return Passed.ON
 
-    monkeypatch.setattr("chat.live.RedisReplies.piece", piece)
-    monkeypatch.setattr("chat.live.DatabaseReplies.piece", piece)
+    monkeypatch.setattr("keeper.streaming.RedisReplies.piece", piece)
+    monkeypatch.setattr("keeper.streaming.DatabaseReplies.piece", piece)
     result = send_message(player=player, body="stream it")
     replies()
-    reply = written(result).reply
+    reply = written(result).text
     assert published[0][:2] == (0, WORDS[0])
     assert 3 <= len(published) < 12
     offsets = [offset for offset, _, _ in published]

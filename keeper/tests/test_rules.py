@@ -1,5 +1,5 @@
 """The built-in keeper answers what it is asked, with the right figure, and never
-contradicts itself or the game's state (chat.keeper)."""
+contradicts itself or the game's state (keeper.rules)."""
 
 import itertools
 from dataclasses import replace
@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from chat.bots import BotContext, BuiltinBot
-from chat.keeper import asked
+from keeper.bots import BuiltinBot
+from keeper.context import BotContext
+from keeper.rules import asked
 
 # Figures chosen to be told apart: price 15, next 20, balance 70, pot 345 in round 12,
 # odds 2% (1 in 50), base and step 5, a daily claim of 50, the last roll 0.531240.

@@ -7,6 +7,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from chat.models import Message
+from chat.selectors import player_message
+from chat.serializers import message_data
 from chatpot_project.streams import (
     HEARTBEAT,
     RETRY_SOON,
@@ -18,10 +21,8 @@ from chatpot_project.streams import (
     stream_player,
 )
 
-from .live import Finished, replies
-from .models import FINISHED_REPLIES, Message
-from .selectors import player_message
-from .serializers import message_data
+from .models import Reply
+from .streaming import Finished, replies
 
 # A stream ends after this long even if the reply never came (the client may reconnect).
 LONGEST_STREAM_SECONDS = 600
@@ -53,13 +54,13 @@ def _read(message_id: int, player_id: int) -> Message | None:
 
 @stream_database
 def _finished(message_id: int) -> dict | None:
-    message = Message.objects.select_related("round").get(pk=message_id)
-    return message_data(message) if message.reply_status in FINISHED_REPLIES else None
+    reply = Reply.objects.select_related("message__round").get(pk=message_id)
+    return message_data(reply.message) if reply.finished else None
 
 
 async def _reply_events(message: Message, follower, *, once: bool) -> AsyncIterator[bytes]:
     try:
-        if message.reply_status in FINISHED_REPLIES:
+        if message.reply.finished:
             yield event("done", message_data(message))
             return
         text = await follower.text_so_far()

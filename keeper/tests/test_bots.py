@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.bots import BotContext, BuiltinBot, clean_reply
 from chat.services import send_message
+from keeper.bots import BuiltinBot, clean_reply
+from keeper.context import BotContext
 from wallet.services import claim_daily
 
 CONTEXT = BotContext(
@@ -109,9 +110,9 @@ def test_replies_are_plain_and_bounded():
 def test_sent_messages_get_the_keepers_reply_with_live_figures(player, configure, replies):
     def reply(result) -> str:
         replies()
-        result.message.refresh_from_db()
-        assert result.message.reply_status == "done"
-        return result.message.reply
+        result.message.reply.refresh_from_db()
+        assert result.message.reply.status == "done"
+        return result.message.reply.text
 
     configure(win_chance=Decimal("0.000001"))
     assert "95" in reply(send_message(player=player, body="what's my balance?"))
@@ -132,9 +133,9 @@ def test_the_keeper_answers_many_messages_together_each_with_its_own_figures(
     with django_assert_max_num_queries(8):  # together, not a few queries per reply
         replies()
     for result in sent:
-        result.message.refresh_from_db()
-        assert str(result.balance) in result.message.reply
-        assert result.message.reply_attempts == 1
+        result.message.reply.refresh_from_db()
+        assert str(result.balance) in result.message.reply.text
+        assert result.message.reply.attempt == 1
 
 
 def test_the_keeper_knows_what_happened_since_the_players_last_message(
@@ -142,8 +143,8 @@ def test_the_keeper_knows_what_happened_since_the_players_last_message(
 ):
     def reply(result) -> str:
         replies()
-        result.message.refresh_from_db()
-        return result.message.reply
+        result.message.reply.refresh_from_db()
+        return result.message.reply.text
 
     configure(win_chance=Decimal(1))
     won = send_message(player=player, body="hello")

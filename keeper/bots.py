@@ -11,64 +11,19 @@ import logging
 import math
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Protocol
 
 import aiohttp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from pot.fairness import as_percent
-
-from . import keeper
+from . import rules
+from .conf import timings
+from .context import BotContext
 
 logger = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class BotContext:
-    player_name: str
-    text: str
-    ordinal: int  # the player's message number, 1 for their first ever
-    price: int
-    next_price: int
-    balance: int
-    pot: int
-    round_number: int  # the round the message was drawn in
-    won: bool
-    payout: int
-    win_chance: Decimal
-    price_base: int
-    price_step: int
-    pot_share_percent: int
-    daily_claim: int
-    server_seed_hash: str  # the open round's commitment, after the message
-    history: list[tuple[str, str]] = field(default_factory=list)  # earlier (message, reply)
-    roll: float = 0.0  # this message's draw
-    # The player's previous message (None: this is their first) and whether it won.
-    previous_round: int | None = None
-    previous_won: bool = False
-    previous_payout: int = 0
-    claimed: int = 0  # credits the player claimed since their previous message
-    # The round closed last before the open one: who won it and what (no one: reset).
-    last_winner: str = ""
-    last_payout: int = 0
-
-    @property
-    def open_round(self) -> int:
-        """The round open after the message: the next one if the message won."""
-        return self.round_number + 1 if self.won else self.round_number
-
-    @property
-    def odds_percent(self) -> str:
-        return as_percent(self.win_chance)
-
-    @property
-    def one_in(self) -> str:
-        return f"{(1 / self.win_chance).quantize(Decimal(1)):,}" if self.win_chance else "∞"
 
 
 class Bot(Protocol):
@@ -90,7 +45,7 @@ class BuiltinBot:
         yield self.reply(context)
 
     def reply(self, context: BotContext) -> str:
-        return keeper.compose(context, affordable=self._affordable(context))
+        return rules.compose(context, affordable=self._affordable(context))
 
     @staticmethod
     def _affordable(context: BotContext) -> int:
@@ -262,6 +217,6 @@ def get_bot() -> Bot:
             base_url=settings.CHATBOT_BASE_URL,
             model=settings.CHATBOT_MODEL,
             api_key=settings.CHATBOT_API_KEY,
-            timeout=settings.CHATBOT_TIMEOUT,
+            timeout=timings().timeout,
         )
     return BuiltinBot()

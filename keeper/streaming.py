@@ -1,15 +1,20 @@
 """How a reply's pieces travel from the worker that writes them to the streams that show
-them (DESIGN section 8).
+them (DESIGN sections 8 and 9).
 
 With Redis (REDIS_URL), each piece is appended to the reply's text so far and published
 on the reply's channel, in one atomic step: any stream process on any host relays it at
 once, and one that joins late reads the text so far first. Without Redis (the embedded
-default), the worker saves the text so far to the message often and the streams read it
+default), the worker saves the text so far to the reply often and the streams read it
 from there: no service beyond the database.
+
+Every write names the worker's attempt (keeper.models.Reply). A worker that claims a
+reply another was writing raises the reply's fence to its attempt first; from then on the
+pieces and the end of any earlier attempt are refused, and that worker stops.
 """
 
 import asyncio
 import contextvars
+import enum
 import json
 import logging
 import weakref
@@ -20,12 +25,20 @@ import redis
 from chatpot_project.redis_clients import async_client, namespace, redis_url, sync_client
 from chatpot_project.streams import stream_database
 
-from .models import FINISHED_REPLIES, Message
+from .models import Reply
 
 logger = logging.getLogger(__name__)
 
-TEXT_KEPT_SECONDS = 3600  # the text so far, for late readers; the message holds it after
+TEXT_KEPT_SECONDS = 3600  # the text so far, for late readers; the reply holds it after
 STOP_KEPT_SECONDS = 600
+
+
+class Passed(enum.IntEnum):
+    """What became of a piece (or an end) a worker passed on."""
+
+    ON = 0  # passed on to the followers
+    STOPPED = 1  # passed on, and the player has asked to stop
+    REFUSED = -1  # not passed on: another attempt has the reply
 
 
 @dataclass(frozen=True)
@@ -42,30 +55,44 @@ class Finished:
 class RedisReplies:
     """Pieces through Redis: published as they come, and kept there as the text so far,
     for late readers and for a worker that takes over the reply of one that died; the
-    message itself gets the reply once it is done."""
+    reply itself gets its text once it is done."""
 
     save_every = float("inf")  # the text so far is in Redis
 
     def __init__(self):
         self.prefix = f"{namespace()}:reply"
 
-    def _keys(self, message_id: int) -> tuple[str, str, str]:
+    def _keys(self, message_id: int) -> tuple[str, str, str, str]:
         base = f"{self.prefix}:{message_id}"
-        return base, f"{base}:text", f"{base}:stop"
+        return base, f"{base}:text", f"{base}:stop", f"{base}:fence"
 
-    async def piece(self, message_id: int, offset: int, text: str) -> bool:
-        """Add a piece; True when the player has asked to stop. One script, so one command
-        and one answer: as a pipeline of four, the worker spent a quarter of its time here."""
-        channel, text_key, stop_key = self._keys(message_id)
-        piece = json.dumps({"offset": offset, "text": text})
-        stop = await _piece_script()(
-            keys=[text_key, stop_key], args=[text, TEXT_KEPT_SECONDS, channel, piece]
+    def taken_over(self, message_id: int, attempt: int) -> str | None:
+        """Another worker was writing this reply: from now on only `attempt` (or a later
+        one) may write to it. The text written so far, or None if a later attempt has
+        taken the reply already."""
+        _, text_key, _, fence_key = self._keys(message_id)
+        taken, text = _script(sync_client(), TAKE_OVER)(
+            keys=[fence_key, text_key], args=[attempt, TEXT_KEPT_SECONDS]
         )
-        return bool(stop)
+        return (text or b"").decode() if taken else None
 
-    async def finished(self, message_id: int, message: dict) -> None:
-        channel, _, _ = self._keys(message_id)
-        await async_client().publish(channel, json.dumps({"done": message}))
+    async def piece(self, message_id: int, attempt: int, offset: int, text: str) -> Passed:
+        """Add a piece. One script, so one command and one answer: as a pipeline of four,
+        the worker spent a quarter of its time here."""
+        channel, text_key, stop_key, fence_key = self._keys(message_id)
+        piece = json.dumps({"offset": offset, "text": text})
+        passed = await _script(async_client(), PIECE)(
+            keys=[text_key, stop_key, fence_key],
+            args=[text, TEXT_KEPT_SECONDS, channel, piece, attempt],
+        )
+        return Passed(passed)
+
+    async def finished(self, message_id: int, attempt: int, message: dict) -> Passed:
+        channel, _, _, fence_key = self._keys(message_id)
+        passed = await _script(async_client(), FINISH)(
+            keys=[fence_key], args=[channel, json.dumps({"done": message}), attempt]
+        )
+        return Passed(passed)
 
     async def all_at_once(self, messages: list[dict]) -> None:
         """Replies written whole (the built-in keeper's): each a piece, then its end."""
@@ -73,46 +100,65 @@ class RedisReplies:
             return
         async with async_client().pipeline(transaction=False) as step:
             for message in messages:
-                channel, _, _ = self._keys(message["id"])
+                channel, *_ = self._keys(message["id"])
                 step.publish(channel, json.dumps({"offset": 0, "text": message["reply"]}))
                 step.publish(channel, json.dumps({"done": message}))
             await step.execute()
 
     def stopped(self, message_id: int, message: dict) -> None:
         """From the web process: the player stopped the reply; tell its worker and streams."""
-        channel, _, stop_key = self._keys(message_id)
+        channel, _, stop_key, _ = self._keys(message_id)
         with sync_client().pipeline(transaction=True) as step:
             step.set(stop_key, 1, ex=STOP_KEPT_SECONDS)
             step.publish(channel, json.dumps({"done": message}))
             step.execute()
 
     def text_so_far(self, message_id: int) -> str | None:
-        _, text_key, _ = self._keys(message_id)
+        _, text_key, _, _ = self._keys(message_id)
         text = sync_client().get(text_key)
         return None if text is None else text.decode()
 
     async def follow(self, message_id: int) -> "RedisFollower":
         """Follow the reply: what is published from now on is kept for `next_event`, until
         `close()`."""
-        channel, text_key, _ = self._keys(message_id)
+        channel, text_key, _, _ = self._keys(message_id)
         arrivals = await subscriptions().add(channel)
         return RedisFollower(channel, arrivals, text_key)
 
 
+# Raise the fence to the attempt unless a later one raised it already (then 0); the text
+# so far, as the fence went up: no piece of an earlier attempt is added after it.
+TAKE_OVER = """
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+if fence > tonumber(ARGV[1]) then return {0, false} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {1, redis.call('GET', KEYS[2])}
+"""
+# Unless a later attempt has the reply: append the piece to the text so far (kept a
+# while), publish it, and say whether the player asked to stop.
+PIECE = """
+local fence = tonumber(redis.call('GET', KEYS[3]) or '0')
+if fence > tonumber(ARGV[5]) then return -1 end
+redis.call('APPEND', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return redis.call('EXISTS', KEYS[2])
+"""
+FINISH = """
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+if fence > tonumber(ARGV[3]) then return -1 end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 0
+"""
+
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _piece_script():
-    """Append the piece to the text so far (kept a while), publish it, and say whether the
-    player asked to stop: atomically, in one command."""
-    loop = asyncio.get_running_loop()
-    if (script := _scripts.get(loop)) is None:
-        script = _scripts[loop] = async_client().register_script(
-            "redis.call('APPEND', KEYS[1], ARGV[1]) "
-            "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
-            "redis.call('PUBLISH', ARGV[3], ARGV[4]) "
-            "return redis.call('EXISTS', KEYS[2])"
-        )
+def _script(client, source: str):
+    """The script registered with this client (a thread's, or an event loop's)."""
+    registered = _scripts.setdefault(client, {})
+    if (script := registered.get(source)) is None:
+        script = registered[source] = client.register_script(source)
     return script
 
 
@@ -215,17 +261,21 @@ def subscriptions() -> Subscriptions:
 
 
 class DatabaseReplies:
-    """Pieces through the database: the worker saves the text so far often, and each
-    stream reads it as often. For the embedded default, where there is no Redis."""
+    """Pieces through the database: the worker saves the text so far often (each save
+    naming its attempt), and each stream reads it as often. For the embedded default,
+    where there is no Redis."""
 
     save_every = 0.2  # seconds
     read_every = 0.2
 
-    async def piece(self, message_id: int, offset: int, text: str) -> bool:
-        return False  # a stop shows when the worker next saves: the message is stopped
+    def taken_over(self, message_id: int, attempt: int) -> str | None:
+        return ""  # the reply's own text is the text so far
 
-    async def finished(self, message_id: int, message: dict) -> None:
-        pass  # the streams see it in the message
+    async def piece(self, message_id: int, attempt: int, offset: int, text: str) -> Passed:
+        return Passed.ON  # a stop or a later attempt shows when the worker next saves
+
+    async def finished(self, message_id: int, attempt: int, message: dict) -> Passed:
+        return Passed.ON  # the streams see it in the reply
 
     async def all_at_once(self, messages: list[dict]) -> None:
         pass
@@ -234,7 +284,7 @@ class DatabaseReplies:
         pass
 
     def text_so_far(self, message_id: int) -> str | None:
-        return None  # the message's own text is the latest there is
+        return None  # the reply's own text is the latest there is
 
     async def follow(self, message_id: int) -> "DatabaseFollower":
         return DatabaseFollower(message_id, self.read_every)
@@ -270,12 +320,12 @@ class DatabaseFollower:
 
     @stream_database
     def _read(self) -> tuple[str, dict | None]:
-        from .serializers import message_data
+        from chat.serializers import message_data
 
-        message = Message.objects.select_related("round").get(pk=self.message_id)
-        if message.reply_status in FINISHED_REPLIES:
-            return message.reply, message_data(message)
-        return message.reply, None
+        reply = Reply.objects.select_related("message__round").get(pk=self.message_id)
+        if reply.finished:
+            return reply.text, message_data(reply.message)
+        return reply.text, None
 
 
 def replies() -> RedisReplies | DatabaseReplies:

@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.models import Message
 from chat.services import send_message
+from keeper.models import Reply
 from pot.models import Round
 from tests.sse import read_events
 from wallet.audit import audit_ledger
@@ -132,8 +133,8 @@ def test_stop_keeps_what_was_written_and_the_charge_stands(
     assert followed[-1].name == "done"
     assert followed[-1].data["reply"] == kept["reply"]
     time.sleep(1.0)  # the worker notices, and writes nothing more
-    stored = Message.objects.get(pk=message.pk)
-    assert (stored.reply_status, stored.reply) == ("stopped", kept["reply"])
+    stored = Reply.objects.get(pk=message.pk)
+    assert (stored.status, stored.text) == ("stopped", kept["reply"])
     assert Account.objects.get(owner=player).balance == 95
     again = api(asgi_live_server, player, "POST", f"/api/v1/messages/{message.pk}/stop")
     assert again.json() == kept  # stopping twice changes nothing

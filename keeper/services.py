@@ -1,0 +1,187 @@
+"""The keeper's reply, written after the charge by a worker (keeper.worker), never in the
+request that sent the message (DESIGN sections 8 and 9).
+
+A reply is claimed by one worker at a time: the claim counts an attempt and holds a
+lease, which the worker renews while it writes; every write names the attempt, so a
+worker that lost the reply (its lease ran out and another claimed it) writes nothing.
+Whatever the model does, the reply ends `done` with one text: the model's, as far as it
+got, or the built-in keeper's when the model gave nothing, or after `max_attempts` claims.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chat.models import Message
+from chat.serializers import message_data
+
+from .bots import BuiltinBot, clean_reply
+from .conf import timings
+from .context import BotContext, bot_contexts
+from .models import OPEN, Reply
+from .selectors import messages_with_what_happened, replies_to_claim
+from .streaming import replies
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Claim:
+    """A worker's hold on one reply."""
+
+    message: Message  # with its reply as claimed (`message.reply.attempt` is the claim's)
+    context: BotContext
+    kept: str  # what an earlier attempt wrote: it stands
+    lost: bool = field(default=False)  # another attempt has the reply, or it was stopped
+
+    @property
+    def message_id(self) -> int:
+        return self.message.pk
+
+    @property
+    def attempt(self) -> int:
+        return self.message.reply.attempt
+
+    @property
+    def exhausted(self) -> bool:
+        """Claimed too often: the built-in keeper answers instead of the model."""
+        return self.attempt > timings().max_attempts
+
+
+def replies_claim(*, limit: int, history_turns: int) -> list[Claim]:
+    """Claim up to `limit` replies nobody is writing, the oldest first, each with what the
+    keeper needs to write it. A reply another worker was writing (its lease ran out) comes
+    with the text that worker wrote."""
+    now = timezone.now()
+    with transaction.atomic():
+        found = list(replies_to_claim(now, limit=limit))
+        if not found:
+            return []
+        Reply.objects.filter(pk__in=[reply.pk for reply in found]).update(
+            status=Reply.Status.STREAMING,
+            attempt=F("attempt") + 1,
+            lease_until=now + timedelta(seconds=timings().lease),
+        )
+    kept = _taken_over(found)
+    contexts, messages = _read_for(found, history_turns=history_turns)
+    claims = []
+    for reply in found:
+        if reply.pk not in kept:
+            continue  # a later attempt has it already
+        reply.status, reply.attempt = Reply.Status.STREAMING, reply.attempt + 1
+        message = messages[reply.pk]
+        message.reply = reply
+        claims.append(Claim(message=message, context=contexts[reply.pk], kept=kept[reply.pk]))
+    return claims
+
+
+def _taken_over(found: list[Reply]) -> dict[int, str]:
+    """What each claimed reply's earlier attempts wrote (by message key), the fence of
+    the new attempt raised first where another worker was writing it. Those whose fence
+    a later attempt had raised already are left out."""
+    live = replies()
+    kept = {}
+    for reply in found:
+        if reply.status != Reply.Status.STREAMING:
+            kept[reply.pk] = ""  # pending: nobody has written any of it
+            continue
+        so_far = live.taken_over(reply.pk, reply.attempt + 1)
+        if so_far is not None:
+            kept[reply.pk] = max(reply.text, so_far, key=len)
+    return kept
+
+
+def _read_for(found: list[Reply], *, history_turns: int):
+    ordinals = {reply.pk: reply.ordinal for reply in found}
+    messages = {message.pk: message for message in messages_with_what_happened(ordinals)}
+    contexts = bot_contexts(list(messages.values()), ordinals, history_turns=history_turns)
+    return contexts, messages
+
+
+def replies_write_at_once(*, limit: int) -> list[dict]:
+    """The built-in keeper's replies to up to `limit` waiting messages, claimed, written
+    and stored in one transaction: it needs no stream, so no lease. The messages as the
+    API shows them, to be published once committed. If the worker dies meanwhile, the
+    rollback leaves the replies waiting."""
+    bot = BuiltinBot()
+    with transaction.atomic():
+        found = list(replies_to_claim(timezone.now(), limit=limit))
+        if not found:
+            return []
+        kept = _taken_over(found)
+        found = [reply for reply in found if reply.pk in kept]
+        contexts, messages = _read_for(found, history_turns=0)
+        for reply in found:
+            reply.text = clean_reply(kept[reply.pk] or bot.reply(contexts[reply.pk]))
+            reply.status, reply.attempt, reply.lease_until = (
+                Reply.Status.DONE,
+                reply.attempt + 1,
+                None,
+            )
+            messages[reply.pk].reply = reply
+        Reply.objects.bulk_update(found, ["text", "status", "attempt", "lease_until"])
+    return [message_data(messages[reply.pk]) for reply in found]
+
+
+def _held(claim: Claim):
+    return Reply.objects.filter(
+        pk=claim.message_id, attempt=claim.attempt, status=Reply.Status.STREAMING
+    )
+
+
+def reply_save(*, claim: Claim, text: str) -> bool:
+    """Save the text so far; False if the reply is no longer the claim's to write (the
+    player stopped it, or another attempt has it)."""
+    return bool(_held(claim).update(text=text))
+
+
+def replies_renew(*, claims: list[Claim]) -> list[Claim]:
+    """Renew the leases of the claims; those lost meanwhile (stopped by the player, or
+    claimed by another worker) are returned, marked lost."""
+    lease_until = timezone.now() + timedelta(seconds=timings().lease)
+    lost = []
+    with transaction.atomic():
+        for claim in claims:
+            if not _held(claim).update(lease_until=lease_until):
+                claim.lost = True
+                lost.append(claim)
+    return lost
+
+
+def reply_finish(*, claim: Claim, text: str) -> dict | None:
+    """Store the reply, done: the message as the API shows it, or None if the reply is no
+    longer the claim's to write."""
+    text = clean_reply(text)
+    if not _held(claim).update(text=text, status=Reply.Status.DONE, lease_until=None):
+        claim.lost = True
+        return None
+    reply = claim.message.reply
+    reply.text, reply.status, reply.lease_until = text, Reply.Status.DONE, None
+    return message_data(claim.message)
+
+
+def reply_release(*, claim: Claim) -> None:
+    """Hand an untouched reply back, for another worker (this one is stopping)."""
+    _held(claim).update(status=Reply.Status.PENDING, lease_until=None)
+
+
+def reply_stop(*, message: Message) -> Message:
+    """The player stops the reply being written: it keeps what was written so far, the
+    charge stands. Stopping a finished reply changes nothing."""
+    if message.reply.finished:
+        return message
+    live = replies()
+    text = live.text_so_far(message.pk)
+    if text is None:
+        text = Reply.objects.values_list("text", flat=True).get(pk=message.pk)
+    stopped = Reply.objects.filter(pk=message.pk, status__in=OPEN).update(
+        text=clean_reply(text), status=Reply.Status.STOPPED, lease_until=None
+    )
+    message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
+    if stopped:
+        live.stopped(message.pk, message_data(message))
+    return message
