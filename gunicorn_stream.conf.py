@@ -7,7 +7,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8001')}")
 # One event loop holds thousands of idle streams; a second process is for a second core.
 workers = int(os.environ.get("STREAM_CONCURRENCY", "1"))
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "chatpot_project.stream_worker.StreamWorker"
 # Under ASGI each request runs in a thread of its own, which does not come back: its
 # database connection is closed when it ends (Django's advice), not kept for reuse.
 os.environ["DATABASE_CONN_MAX_AGE"] = "0"

@@ -210,8 +210,9 @@ class Watcher:
     connected: bool = False
 
 
-WIN = re.compile(rb'event: win\ndata: \{"round":(\d+),')
-POT = re.compile(rb'event: pot\ndata: \{"round":(\d+),"amount":(\d+)\}')
+# The engine writes each event's id between its name and its data.
+WIN = re.compile(rb'event: win\n(?:id: [^\n]*\n)?data: \{"round":(\d+),')
+POT = re.compile(rb'event: pot\n(?:id: [^\n]*\n)?data: \{"round":(\d+),"amount":(\d+)\}')
 
 
 async def _watch(url: str, watcher: Watcher, ends: float) -> None:

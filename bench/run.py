@@ -230,9 +230,10 @@ def wait_for_port(port: int, seconds: float = 15) -> None:
 
 
 class Proxy:
-    """The proxy of deploy/ (bin/proxy: nginx) in front of a web and a stream process."""
+    """The proxy and real-time engine of deploy/ (bin/proxy: nginx with nchan) in front of
+    the web process; the app publishes to it at `publish_url`."""
 
-    def __init__(self, settings: Settings, web: Gunicorn, streams: Gunicorn):
+    def __init__(self, settings: Settings, web: Gunicorn, publish_port: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -240,8 +241,8 @@ class Proxy:
             cwd=ROOT,
             env=settings.env(
                 WEB_UPSTREAM=f"127.0.0.1:{web.port}",
-                STREAM_UPSTREAM=f"127.0.0.1:{streams.port}",
                 PROXY_PORT=str(self.port),
+                PUBLISH_LISTEN=f"127.0.0.1:{publish_port}",
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -258,13 +259,15 @@ class Proxy:
 
 @dataclass
 class Deployment:
-    """ChatPot as docs/OPERATIONS.md deploys it: the Procfile's web, stream and worker
-    processes behind the proxy; `url` is the proxy's."""
+    """ChatPot as docs/OPERATIONS.md deploys it: the Procfile's web and worker processes
+    behind the proxy and real-time engine of deploy/, which holds the streams; `url` is
+    the proxy's."""
 
     web: Gunicorn
-    streams: Gunicorn
-    replies: "Background"
+    replies: "Background | None"
     proxy: Proxy
+
+    publish_url: str = ""
 
     @property
     def url(self) -> str:
@@ -276,15 +279,18 @@ class Deployment:
 
 @contextmanager
 def deployed(settings: Settings, *, worker: bool = True, **extra: str):
+    publish_port = free_port()
+    extra = {**extra, "LIVE_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish"}
     web = Gunicorn(settings, **extra)
-    streams = replies = proxy = None
+    replies = proxy = None
     try:
-        streams = stream_server(settings, **extra)
         replies = start_worker(settings, **extra) if worker else None
-        proxy = Proxy(settings, web, streams)
-        yield Deployment(web=web, streams=streams, replies=replies, proxy=proxy)
+        proxy = Proxy(settings, web, publish_port)
+        yield Deployment(
+            web=web, replies=replies, proxy=proxy, publish_url=extra["LIVE_PUBLISH_URL"]
+        )
     finally:
-        for process in (proxy, replies, streams, web):
+        for process in (proxy, replies, web):
             if process is not None:
                 process.stop()
 
@@ -550,11 +556,7 @@ def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
     try:
         with deployed(settings, **backend) as site:
             groups = process_groups(
-                web=site.web,
-                stream=site.streams,
-                worker=site.replies.process,
-                proxy=site.proxy,
-                model=model.process,
+                web=site.web, worker=site.replies.process, proxy=site.proxy, model=model.process
             )
             for players in (32, 128):
                 counted: dict = {}
@@ -612,7 +614,7 @@ def backlog_run(settings: Settings, static: Path, tokens: Path, seconds: float) 
             sent, errors = backlog_sends(site.url, tokens.read_text().split(), 32, 2.0, seconds)
             waiting = open_replies(settings)
             started = time.monotonic()
-            worker = start_worker(settings, **backend)
+            worker = start_worker(settings, **backend, LIVE_PUBLISH_URL=site.publish_url)
             try:
                 drained = replies_drained(settings, seconds=600)
                 drain_s = time.monotonic() - started
@@ -688,10 +690,10 @@ def cpu_per_message(groups: dict[str, list[int]], into: dict):
     }
 
 
-def process_memory_kb(server: Gunicorn) -> int:
-    """The resident memory of the server's worker processes."""
+def memory_kb(pids: list[int]) -> int:
+    """The resident memory of the processes."""
     total = 0
-    for pid in server.workers():
+    for pid in pids:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
@@ -702,17 +704,15 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
     """`clients` watching GET /api/v1/events while 32 connections send with the built-in
     keeper."""
     with deployed(settings, STATIC_ROOT=str(static)) as site:
-        streams = site.streams
-        idle_kb = process_memory_kb(streams)
+        groups = process_groups(web=site.web, worker=site.replies.process, proxy=site.proxy)
+        holders = {name: pids for name, pids in groups.items() if name != "benchmark"}
+        alone = wrk(site.url, 32, settings.seconds, tokens)  # the same load, nobody watching
+        idle_kb = {name: memory_kb(pids) for name, pids in holders.items()}
         started = time.time()
         load: dict = {}
 
-        groups = process_groups(
-            web=site.web, stream=streams, worker=site.replies.process, proxy=site.proxy
-        )
-
         def send_while_watched():
-            load["memory_kb"] = process_memory_kb(streams)
+            load["memory_kb"] = {name: memory_kb(pids) for name, pids in holders.items()}
             with cpu_per_message(groups, load):
                 load["figures"] = wrk(site.url, 32, settings.seconds, tokens)
                 load["messages"] = load["figures"].messages_per_second * settings.seconds
@@ -747,11 +747,16 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
     )
     figures = audience_figures(watchers, wins, pots)
     sent = load["figures"]
+    connected = max(1, figures["connected"])
     figures.update(
         messages_per_second=sent.messages_per_second,
+        messages_per_second_alone=alone.messages_per_second,
         send_p99_ms=sent.p99_ms,
-        send_errors=sent.errors,
-        memory_per_connection_kb=(load["memory_kb"] - idle_kb) / max(1, figures["connected"]),
+        send_errors=sent.errors + alone.errors,
+        memory_per_connection_kb={
+            name: round((load["memory_kb"][name] - idle_kb[name]) / connected, 2)
+            for name in idle_kb
+        },
         cpu_ms_per_message=load["cpu_ms_per_message"],
         replies=replies_drained(settings),
         audit=audit(settings),
@@ -903,8 +908,13 @@ def main() -> None:
     parser.add_argument(
         "--backlog-seconds", type=int, default=90, help="how long the worker is stopped"
     )
-    parser.add_argument("--audience", type=int, default=1000, help="clients watching the pot")
+    parser.add_argument("--audience", type=int, default=10_000, help="clients watching the pot")
     parser.add_argument("--profile", action="store_true", help="py-spy a worker at 32 conns")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="send the load straight to gunicorn, not through the proxy (to compare)",
+    )
     args = parser.parse_args()
     settings = Settings(
         admin_url=args.admin_url,
@@ -953,7 +963,9 @@ def main() -> None:
             f"{settings.seconds} s per level, gunicorn {settings.workers} workers x "
             f"{settings.threads} threads, the worker writing the replies beside"
         )
-        levels = load_levels(settings, server, tokens, settings.levels)
+        levels = load_levels(
+            settings, server.web if args.direct else server, tokens, settings.levels
+        )
         report["levels"] = [asdict(figures) for figures in levels]
         pages = page_latency(server.url, *READER)
         report["pages_empty"] = pages
@@ -1009,13 +1021,16 @@ def main() -> None:
         report["audience"] = watched
         log(
             f"  {watched['connected']}/{watched['clients']} connected; sending "
-            f"{watched['messages_per_second']:.0f} msg/s (p99 {watched['send_p99_ms']:.0f} "
+            f"{watched['messages_per_second']:.0f} msg/s, "
+            f"{watched['messages_per_second'] / watched['messages_per_second_alone']:.0%} of "
+            f"the {watched['messages_per_second_alone']:.0f} sent with nobody watching "
+            f"(p99 {watched['send_p99_ms']:.0f} "
             f"ms, errors {watched['send_errors']}); {watched['wins']} wins, heard p50 "
             f"{watched['win_heard_p50_ms']:.0f} ms p99 {watched['win_heard_p99_ms']:.0f} ms, "
             f"{watched['wins_missed']} missed; pot shown p50 {watched['pot_age_p50_ms']:.0f} "
             f"ms p99 {watched['pot_age_p99_ms']:.0f} ms old, "
             f"{watched['pot_events_per_client_per_second']:.1f} pot events/s a client; "
-            f"{watched['memory_per_connection_kb']:.0f} KB per connection; replies: "
+            f"KB per connection: {watched['memory_per_connection_kb']}; replies: "
             f"{watched['replies']}; audit {watched['audit'].split(' ')[0]}"
         )
         log(f"  CPU ms per message: {watched['cpu_ms_per_message']}")

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chatpot_project.errors import ChatPotError, RateLimited
 from chatpot_project.paging import before_key
 from chatpot_project.throttling import limit
+from keeper.selectors import with_text_so_far
 from keeper.services import reply_stop
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
@@ -42,6 +43,7 @@ def chat(request: HttpRequest) -> HttpResponse:
     # A win just sent without JavaScript: its card is celebrated once, on this load.
     fresh_win = request.session.pop(WIN_SESSION_KEY, None)
     page = conversation_page(player=request.user, before=before_key(request))
+    with_text_so_far(page.messages)
     return render(
         request, "chat/chat.html", _composer_context(request, page=page, fresh_win=fresh_win)
     )
@@ -51,6 +53,7 @@ def chat(request: HttpRequest) -> HttpResponse:
 @login_required
 def older(request: HttpRequest) -> HttpResponse:
     page = conversation_page(player=request.user, before=before_key(request))
+    with_text_so_far(page.messages)
     return render(request, "chat/chat.html#older", {"page": page})
 
 
@@ -92,6 +95,7 @@ def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResp
         response = render(request, "chat/chat.html#refused", {**context, "oob": True})
     else:
         context["page"] = conversation_page(player=request.user)
+        with_text_so_far(context["page"].messages)
         status = REFUSAL_STATUS.get(refused.code, 400)
         response = render(request, "chat/chat.html", context, status=status)
     if isinstance(refused, RateLimited):
@@ -133,6 +137,7 @@ def reply(request: HttpRequest, message_id: int) -> HttpResponse:
     message = player_message(player=request.user, message_id=message_id)
     if message is None:
         raise Http404
+    with_text_so_far([message])
     return render(request, "chat/chat.html#reply", {"message": message})
 
 

@@ -280,9 +280,16 @@ KEEPER = {
     # notify, for new replies.
     "SWEEP_EVERY": env_float("KEEPER_SWEEP_SECONDS", 2),
     "POLL_EVERY": env_float("KEEPER_POLL_SECONDS", 0.1),
+    # Busy, a worker claims at most this often: the replies gather, and go together.
+    "CLAIM_EVERY": env_float("KEEPER_CLAIM_SECONDS", 0.05),
     # Claims of one reply before the built-in keeper answers it instead of the model.
     "MAX_ATTEMPTS": env_int("KEEPER_MAX_ATTEMPTS", 3),
 }
+# The real-time engine that holds the streams in production (DESIGN section 9: nginx's nchan
+# module, deploy/): where the app publishes to it, e.g. http://127.0.0.1:8081/publish; a
+# comma list for several engines, tried in turn (engines sharing a Redis need only one).
+# Unset, the app serves the streams itself (bin/run; the stream process).
+LIVE_PUBLISH_URLS = [url.rstrip("/") for url in env_list("LIVE_PUBLISH_URL", [])]
 # Replies a worker process writes at once (model calls in flight).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
 # Idle streams send a comment this often, so proxies keep them open.

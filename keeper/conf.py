@@ -22,6 +22,11 @@ class Timings:
     sweep_every: float
     # How often a worker looks for new replies where nothing notifies it (SQLite).
     poll_every: float
+    # A worker claims at most this often: notified of a reply while idle, it claims it at
+    # once; busy, it lets replies gather, and claims them together. (Measured with the
+    # built-in keeper at 32 connections: claimed one by one, as notified, the worker's
+    # CPU cut the sends a second by a third.)
+    claim_every: float
     # Claims of one reply before the built-in keeper answers it instead of the model: a
     # reply whose workers keep dying ends all the same.
     max_attempts: int

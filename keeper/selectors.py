@@ -9,6 +9,7 @@ from chat.models import Message
 from wallet.models import Transfer
 
 from .models import Reply
+from .streaming import replies
 
 
 def claimable(now: datetime) -> Q:
@@ -52,3 +53,15 @@ def messages_with_what_happened(message_ids: Iterable[int]) -> QuerySet[Message]
         )
         .order_by("pk")
     )
+
+
+def with_text_so_far(messages: Iterable[Message]) -> None:
+    """Each reply being written among the messages' gets `so_far`: its text so far (in
+    Redis while it is written, or in the reply itself without Redis), for a page that
+    shows it and follows it from there."""
+    live = replies()
+    for message in messages:
+        if not message.reply.finished:
+            message.reply.so_far = max(
+                message.reply.text, live.text_so_far(message.pk) or "", key=len
+            )

@@ -24,7 +24,7 @@ from .conf import timings
 from .context import BotContext, bot_contexts
 from .models import OPEN, Reply
 from .selectors import messages_with_what_happened, replies_to_claim
-from .streaming import replies
+from .streaming import Writer, replies
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ class Claim:
     @property
     def attempt(self) -> int:
         return self.message.reply.attempt
+
+    @property
+    def writer(self) -> Writer:
+        return Writer(self.message_id, self.message.player_id, self.attempt)
 
     @property
     def exhausted(self) -> bool:
@@ -102,11 +106,11 @@ def _read_for(found: list[Reply], *, history_turns: int):
     return contexts, messages
 
 
-def replies_write_at_once(*, limit: int) -> list[dict]:
+def replies_write_at_once(*, limit: int) -> list[tuple[int, dict]]:
     """The built-in keeper's replies to up to `limit` waiting messages, claimed, written
     and stored in one transaction: it needs no stream, so no lease. The messages as the
-    API shows them, to be published once committed. If the worker dies meanwhile, the
-    rollback leaves the replies waiting."""
+    API shows them, each with its player's key, to be published once committed. If the
+    worker dies meanwhile, the rollback leaves the replies waiting."""
     bot = BuiltinBot()
     with transaction.atomic():
         found = list(replies_to_claim(timezone.now(), limit=limit))
@@ -124,7 +128,7 @@ def replies_write_at_once(*, limit: int) -> list[dict]:
             )
             messages[reply.pk].reply = reply
         Reply.objects.bulk_update(found, ["text", "status", "attempt", "lease_until"])
-    return [message_data(messages[reply.pk]) for reply in found]
+    return [(messages[reply.pk].player_id, message_data(messages[reply.pk])) for reply in found]
 
 
 def _held(claim: Claim):
@@ -183,5 +187,5 @@ def reply_stop(*, message: Message) -> Message:
     )
     message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
     if stopped:
-        live.stopped(message.pk, message_data(message))
+        live.stopped(message.player_id, message_data(message))
     return message

@@ -25,6 +25,9 @@ from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
+from chatpot_project import engine
+from pot.announcer import announce_once_enabled
+
 from . import conf
 from .bots import MAX_REPLY_CHARS, Bot, BuiltinBot, close_model_session, get_bot
 from .models import REPLIES_CHANNEL
@@ -68,6 +71,7 @@ class Worker:
                     break
         finally:
             await close_model_session()
+            await engine.close_session()
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Write replies until `stop()` (SIGTERM or SIGINT, unless `handle_signals` is off)."""
@@ -83,13 +87,23 @@ class Worker:
             "is notified of new ones" if notifications.listening else "looks for new ones",
         )
         renewing = loop.create_task(self._renew_leases())
+        announcing = loop.create_task(announce_once_enabled(self._database, self.stopping))
         swept_at = loop.time()
         try:
+            claimed_at = -self.timings.claim_every
             while not self.stopping.is_set():
-                notified = self.notified.is_set()
-                self.notified.clear()
                 free = self.concurrency - len(self.writing)
-                taken = await self._take_on(free, look_first=not notified) if free else 0
+                taken = 0
+                if free:
+                    # Busy, replies gather between two claims: a claim answers many.
+                    if (pause := claimed_at + self.timings.claim_every - loop.time()) > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.stopping.wait(), pause)
+                    notified = self.notified.is_set()
+                    self.notified.clear()
+                    taken = await self._take_on(free, look_first=not notified)
+                    if taken:
+                        claimed_at = loop.time()
                 if loop.time() - swept_at >= self.timings.sweep_every:
                     swept_at = loop.time()
                     # As Django does between requests: a connection too old or broken goes.
@@ -109,8 +123,10 @@ class Worker:
         finally:
             renewing.cancel()
             await self._finish_writing()
+            await asyncio.gather(announcing, return_exceptions=True)
             await notifications.close()
             await close_model_session()
+            await engine.close_session()
             await sync_to_async(connections.close_all)()
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
@@ -269,7 +285,7 @@ class Worker:
         if message is None:
             raise Lost()
         try:
-            await writing.live.finished(claim.message_id, claim.attempt, message)
+            await writing.live.finished(claim.writer, message)
         except Exception:  # stored all the same: the streams read the end there
             logger.exception("The end of the reply to message %s was not published", message)
 
@@ -319,9 +335,7 @@ class Writing:
             if len(text) <= self.passed:
                 return
             claim = self.claim
-            passed = await self.live.piece(
-                claim.message_id, claim.attempt, self.passed, text[self.passed :]
-            )
+            passed = await self.live.piece(claim.writer, self.passed, text[self.passed :])
             if passed is Passed.REFUSED:
                 claim.lost = True
             if passed is not Passed.ON:

@@ -70,8 +70,10 @@ class PotTicker:
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
 
-    async def listen(self) -> Listener:
-        """A new listener, told the open round and the pot at once."""
+    async def listen(self, *, since: "Seen | None" = None) -> Listener:
+        """A new listener, told at once the open round and the pot; or, for a client that
+        comes back (`since`: the last of its events it saw), every win and round it
+        missed, then the pot."""
         if self.task is None or self.task.done():  # one ticker, however many arrive at once
             self.ready = asyncio.Event()
             # A context of its own: the ticker outlives the request that started it.
@@ -81,7 +83,11 @@ class PotTicker:
         await self.ready.wait()
         listener = Listener()
         if self.latest is not None:
-            listener.add(event("round", _round_data(self.latest)))
+            if since is None:
+                listener.add(event("round", round_data(self.latest), id=str(self.latest.round)))
+            else:
+                missed = await _events_between(since.round, self.latest.round)
+                listener.add(encoded(since.after(missed)))
             listener.set_pot(_pot_event(self.latest))
         self.listeners.add(listener)
         return listener
@@ -105,7 +111,9 @@ class PotTicker:
             idle = 0 if self.listeners else idle + 1
             try:
                 figure = await _read_figure()
-                events = await _events_between(self.latest, figure)
+                events = await _events_between(
+                    self.latest.round if self.latest else None, figure.round
+                )
             except DatabaseError:  # the connection is replaced on the next read
                 logger.warning("The pot ticker could not read the pot", exc_info=True)
                 continue
@@ -113,7 +121,7 @@ class PotTicker:
                 continue
             self.latest = figure
             # Encoded once for every listener of the process.
-            ordered = b"".join(event(name, data) for name, data in events)
+            ordered = encoded(events)
             pot = _pot_event(figure)
             for listener in list(self.listeners):
                 if ordered:
@@ -122,32 +130,64 @@ class PotTicker:
 
 
 def _pot_event(figure: PotFigure) -> bytes:
-    return event("pot", {"round": figure.round, "amount": figure.amount})
+    return event("pot", pot_data(figure))
 
 
-def _round_data(figure: PotFigure) -> dict:
-    return {"round": figure.round, "server_seed_hash": figure.server_seed_hash}
+# Each win and round event has an id, so that a client that comes back (EventSource sends
+# the last it saw as Last-Event-ID) is told every win it missed: a round's own number, and
+# its number and "w" for its win.
+def event_id(name: str, data: dict) -> str:
+    return f"{data['round']}w" if name == "win" else str(data["round"])
 
 
-@stream_database
-def _read_figure() -> PotFigure:
+def encoded(events: list[tuple[str, dict]]) -> bytes:
+    return b"".join(event(name, data, id=event_id(name, data)) for name, data in events)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The last win or round event a client saw."""
+
+    round: int
+    won: bool  # its win, not its opening
+
+    def after(self, events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        """The events from `events_between(self.round, ...)` the client has not seen."""
+        return [
+            (name, data)
+            for name, data in events
+            if not (self.won and name == "win" and data["round"] == self.round)
+        ]
+
+
+def last_event_round(last_event_id: str | None) -> Seen | None:
+    """What a client's Last-Event-ID says it saw; None for none, or one not ours."""
+    value = (last_event_id or "").strip()
+    won = value.endswith("w")
+    number = value.removesuffix("w")
+    if not (number.isascii() and number.isdigit()) or len(number) > 10:
+        return None
+    return Seen(int(number), won)
+
+
+def read_figure() -> PotFigure:
     status = pot_status()
     return PotFigure(status.round_number, status.amount, status.server_seed_hash)
 
 
-@stream_database
-def _events_between(before: PotFigure | None, now: PotFigure) -> list[tuple[str, dict]]:
-    """A `win` for every round won since `before`, and a `round` for every round opened."""
-    if before is None or before.round >= now.round:
+def events_between(before: int | None, now: int) -> list[tuple[str, dict]]:
+    """A `win` for every round won since round `before` (its own included), and a `round`
+    for every round opened after it, up to round `now`, in order."""
+    if before is None or before >= now:
         return []
     events = []
     rounds = (
-        Round.objects.filter(number__gte=before.round, number__lte=now.round)
+        Round.objects.filter(number__gte=before, number__lte=now)
         .select_related("winner")
         .order_by("number")
     )
     for closed in rounds:
-        if closed.number > before.round:
+        if closed.number > before:
             events.append(
                 ("round", {"round": closed.number, "server_seed_hash": closed.server_seed_hash})
             )
@@ -166,6 +206,18 @@ def _events_between(before: PotFigure | None, now: PotFigure) -> list[tuple[str,
     return events
 
 
+_read_figure = stream_database(read_figure)
+_events_between = stream_database(events_between)
+
+
+def pot_data(figure: PotFigure) -> dict:
+    return {"round": figure.round, "amount": figure.amount}
+
+
+def round_data(figure: PotFigure) -> dict:
+    return {"round": figure.round, "server_seed_hash": figure.server_seed_hash}
+
+
 _tickers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -180,4 +232,4 @@ def ticker() -> PotTicker:
 async def where_things_stand() -> bytes:
     """The open round and the pot, as the events a new listener is told first."""
     figure = await _read_figure()
-    return event("round", _round_data(figure)) + _pot_event(figure)
+    return event("round", round_data(figure), id=str(figure.round)) + _pot_event(figure)

@@ -3,40 +3,37 @@
 from collections.abc import AsyncIterator
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
 
-from chatpot_project.streams import (
-    HEARTBEAT,
-    RETRY_SOON,
-    event_stream,
-    release_database,
-    served_by_asgi,
-)
+from chatpot_project import engine
+from chatpot_project.streams import HEARTBEAT, RETRY_SOON, Answer, Listener, stream_view
 
-from .live import ticker, where_things_stand
+from .live import Seen, last_event_round, ticker, where_things_stand
 
 
-@require_GET
-async def events(request: HttpRequest) -> HttpResponse:
+async def events_answer(listener: Listener) -> Answer:
     """Public: `pot` {round, amount} (at most 4 a second, always the latest), `win`
     {round, winner, payout, server_seed} for every win, `round` {round, server_seed_hash}
-    when a round opens; the open round and the pot first."""
-    if not served_by_asgi(request):
-        return event_stream(_events(once=True))
-    await release_database()  # nothing here reads the database but the shared ticker
-    return event_stream(_events(once=False))
+    when a round opens; the open round and the pot first. A client that comes back with
+    the last event it saw (Last-Event-ID) is told every win and round it missed."""
+    if engine.enabled():
+        return Answer(engine_location="events")
+    return Answer(
+        events=_events(since=last_event_round(listener.last_event_id), once=not listener.held)
+    )
 
 
-async def _events(*, once: bool) -> AsyncIterator[bytes]:
+async def _events(*, since: Seen | None, once: bool) -> AsyncIterator[bytes]:
     if once:  # where things stand, and the client comes back soon
         yield await where_things_stand() + RETRY_SOON
         return
     pot = ticker()
-    listener = await pot.listen()
+    listener = await pot.listen(since=since)
     try:
         while True:
             changes = await listener.next_events(timeout=settings.STREAM_HEARTBEAT_SECONDS)
             yield changes or HEARTBEAT
     finally:
         pot.leave(listener)
+
+
+events = stream_view(events_answer)

@@ -1,6 +1,5 @@
-"""The whole site under a real ASGI server (uvicorn), in a thread of the test process:
-what the streams need (an async view's events are only streamed under ASGI), on the
-test's own database."""
+"""The whole site under a real ASGI server (uvicorn), as `bin/run` serves it (the streams
+held by the app itself), in a thread of the test process, on the test's own database."""
 
 import threading
 import time
@@ -13,8 +12,10 @@ from chatpot_project.streams import close_stream_database
 
 class ASGILiveServer:
     def __init__(self):
+        from chatpot_project.asgi import with_streams
+
         config = uvicorn.Config(
-            get_asgi_application(),
+            with_streams(get_asgi_application()),
             host="127.0.0.1",
             port=0,
             log_level="warning",

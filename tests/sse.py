@@ -13,6 +13,7 @@ class Event:
     name: str
     data: dict
     at: float  # time.monotonic() when it arrived
+    id: str = ""  # its id, if it had one
 
 
 def read_events(
@@ -30,19 +31,23 @@ def read_events(
 
 
 def _read(client, url, headers, until, deadline, events) -> None:
-    with client, client.stream("GET", url, headers=headers or {}) as response:
+    # As EventSource asks (the engine answers other kinds of subscriber otherwise).
+    headers = {"Accept": "text/event-stream", **(headers or {})}
+    with client, client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        name, data = None, []
+        name, data, event_id = None, [], ""
         for line in response.iter_lines():
             if line.startswith("event:"):
                 name = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].strip())
+            elif line.startswith("id:"):
+                event_id = line[3:].strip()
             elif line == "" and name is not None:
-                events.append(Event(name, json.loads("\n".join(data)), time.monotonic()))
+                events.append(Event(name, json.loads("\n".join(data)), time.monotonic(), event_id))
                 if until is not None and until(events[-1]):
                     break
-                name, data = None, []
+                name, data, event_id = None, [], ""
             if time.monotonic() > deadline:
                 break

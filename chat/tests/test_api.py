@@ -274,7 +274,7 @@ def test_streams_asked_of_the_wsgi_process_answer_once(api_as, player, client, r
     events = client.get("/api/v1/events")
     body = b"".join(events).decode()
     assert events["Content-Type"] == "text/event-stream"
-    assert body.startswith('event: round\ndata: {"round":1,')
+    assert body.startswith('id: 1\nevent: round\ndata: {"round":1,')
     assert 'event: pot\ndata: {"round":1,"amount":0}' in body
     assert body.endswith("retry: 1000\n\n")
     api = api_as(player)

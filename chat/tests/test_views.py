@@ -69,8 +69,10 @@ def test_sending_with_htmx_appends_the_exchange_and_updates_the_rest(player_clie
     assert 'id="pot-figure"' in html
     assert 'aria-label="Pot of round 1: 5 credits"' in html
     assert 'id="idempotency-key" value="' in html
-    # The keeper is still to write: the reply's bubble follows its stream, and can stop it.
-    assert f'data-reply-stream="/api/v1/messages/{message.pk}/stream"' in html
+    # The keeper is still to write: the reply's bubble follows it (on the page's one
+    # stream), from its first character, and can stop it.
+    assert f'id="reply-{message.pk}"' in html
+    assert 'data-reply-live data-reply-shown="0"' in html
     assert 'aria-label="The keeper is writing"' in html
     assert f'action="/chat/messages/{message.pk}/stop/"' in html
 
@@ -81,7 +83,7 @@ def test_a_written_reply_shows_and_the_page_no_longer_follows_it(player_client, 
     message = Message.objects.select_related("reply").get()
     html = player_client.get(reverse("chat")).content.decode()
     assert 'data-reply-status="done"' in html
-    assert "data-reply-stream" not in html
+    assert "data-reply-live" not in html
     assert message.reply.text in html
 
 

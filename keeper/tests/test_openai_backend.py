@@ -183,7 +183,7 @@ def test_the_pieces_go_on_in_order_the_first_at_once_the_rest_together(
     time, ten times a second at most; in order, with nothing lost or repeated."""
     published = []
 
-    async def piece(self, message_id, attempt, offset, text):
+    async def piece(self, writer, offset, text):
         published.append((offset, text, time.monotonic()))
         return Passed.ON
 

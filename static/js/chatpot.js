@@ -7,18 +7,71 @@
   const TOAST_MS = 6000;
   const $ = (selector, root = document) => root.querySelector(selector);
 
-  // -- The pot and its winners, pushed to every page (GET /api/v1/events) -------------
+  // -- Live: the pot, its winners and the keeper's replies, on one stream per browser ----
+  //
+  // A page hears the pot, wins and rounds (and, signed in, the player's replies being
+  // written) on one server-sent event stream, however many tabs are open: the tab that
+  // holds a lock (Web Locks) holds the stream and passes every event on to the others
+  // (BroadcastChannel); when it closes, another tab takes the lock and the stream, from
+  // the last event heard. A browser allows 6 connections per site: one stream per tab
+  // and one per reply would leave none for the sends. Without those APIs, each tab holds
+  // a stream of its own.
 
-  let events = null;
-  const streaming = () => events && events.readyState === EventSource.OPEN;
+  const live = { lastId: "", open: false, leading: false, channel: null };
+  const streaming = () => live.open;
 
-  const openEvents = () => {
-    const url = document.body.dataset.events;
+  const dispatch = (name, data) => {
+    const handler = liveHandlers[name];
+    if (handler) handler(data);
+  };
+
+  const openLive = () => {
+    const url = document.body.dataset.live;
     if (!url || !window.EventSource) return;
-    events = new EventSource(url);
-    events.addEventListener("pot", (event) => showPot(JSON.parse(event.data)));
-    events.addEventListener("round", (event) => roundOpened(JSON.parse(event.data)));
-    events.addEventListener("win", (event) => announceWin(JSON.parse(event.data)));
+    if (!(navigator.locks && window.BroadcastChannel)) {
+      holdStream(url);
+      return;
+    }
+    const name = `chatpot-live:${url}`;
+    live.channel = new BroadcastChannel(name);
+    live.channel.onmessage = ({ data }) => {
+      if (data.name === "hello") {
+        if (live.leading) live.channel.postMessage({ name: "state", open: live.open });
+        return;
+      }
+      if (data.name === "state") {
+        live.open = data.open;
+        return;
+      }
+      if (data.id) live.lastId = data.id;
+      dispatch(data.name, data.data);
+    };
+    live.channel.postMessage({ name: "hello" });
+    // Held until the tab goes: the lock passes to the next tab waiting for it.
+    navigator.locks.request(name, () => {
+      live.leading = true;
+      holdStream(url);
+      return new Promise(() => {});
+    });
+  };
+
+  const holdStream = (url) => {
+    const from = live.lastId ? `last_event_id=${encodeURIComponent(live.lastId)}` : "";
+    const source = new EventSource(from ? `${url}${url.includes("?") ? "&" : "?"}${from}` : url);
+    const state = (open) => {
+      live.open = open;
+      if (live.channel) live.channel.postMessage({ name: "state", open });
+    };
+    source.addEventListener("open", () => state(true));
+    source.addEventListener("error", () => state(source.readyState === EventSource.OPEN));
+    for (const name of Object.keys(liveHandlers)) {
+      source.addEventListener(name, (event) => {
+        const data = JSON.parse(event.data);
+        if (event.lastEventId) live.lastId = event.lastEventId;
+        if (live.channel) live.channel.postMessage({ name, data, id: event.lastEventId });
+        dispatch(name, data);
+      });
+    }
   };
 
   const showPot = ({ round, amount }) => {
@@ -48,7 +101,10 @@
     window.htmx.ajax("GET", `${composer.dataset.quote}?fields=${state}`, { swap: "none" });
   };
 
+  const announced = new Set(); // rounds whose win this page told already
   const announceWin = ({ round, winner, payout }) => {
+    if (announced.has(round)) return;
+    announced.add(round);
     const me = document.body.dataset.player;
     if (winner === me && document.querySelector(".win-card.fresh")) return; // celebrated already
     const who = winner === me ? "You" : winner;
@@ -65,8 +121,8 @@
     setTimeout(() => note.remove(), TOAST_MS);
   };
 
-  // Without the events stream (a proxy that cuts it, an old browser), the pot is polled:
-  // the figure listens for "chatpot:tick", answered 304 while unchanged.
+  // Without the stream (a proxy that cuts it, an old browser), the pot is polled: the
+  // figure listens for "chatpot:tick", answered 304 while unchanged.
   const tick = () => {
     if (!streaming() && document.visibilityState === "visible" && window.htmx) {
       window.htmx.trigger(document.body, "chatpot:tick");
@@ -83,36 +139,84 @@
 
   // -- The keeper's replies, as they are written ----------------------------------------
 
-  const following = new Map(); // reply element -> its EventSource
+  // Offsets count characters (code points), as the server does.
+  const characters = (text) => Array.from(text);
+  // What came for a reply not (yet) on the page, kept a while: the send's answer may
+  // arrive after the first pieces, or after the end, of its reply.
+  const early = new Map(); // message id -> [name, data][]
+  const EARLY_MS = 60000;
 
-  const followReplies = (root) => {
-    root.querySelectorAll("[data-reply-stream]").forEach((reply) => {
-      if (!following.has(reply) && window.EventSource) follow(reply);
+  const replyElement = (id) => document.getElementById(`reply-${id}`);
+  const following = (reply) => reply && reply.hasAttribute("data-reply-live");
+
+  const replyPiece = (piece) => {
+    const reply = replyElement(piece.message);
+    if (!reply) {
+      keepEarly(piece.message, "token", piece);
+      return;
+    }
+    if (!following(reply)) return;
+    const shown = Number(reply.dataset.replyShown || 0);
+    if (piece.offset > shown) {
+      refetch(reply); // pieces came before this page listened: the text so far, again
+      return;
+    }
+    const fresh = characters(piece.text).slice(shown - piece.offset);
+    if (!fresh.length) return;
+    const atBottom = nearBottom();
+    const body = $(".body", reply);
+    body.textContent = (shown ? body.textContent : "") + fresh.join("");
+    reply.dataset.replyShown = String(shown + fresh.length);
+    reply.dataset.replyStatus = "streaming";
+    if (atBottom) scrollToNewest();
+    else showJump();
+  };
+
+  const replyDone = (message) => {
+    const reply = replyElement(message.id);
+    if (!reply) {
+      keepEarly(message.id, "done", message);
+      return;
+    }
+    if (following(reply)) finish(reply, message);
+  };
+
+  const keepEarly = (id, name, data) => {
+    if (!document.getElementById("conversation")) return;
+    if (!early.has(id)) {
+      early.set(id, []);
+      setTimeout(() => early.delete(id), EARLY_MS);
+    }
+    early.get(id).push([name, data]);
+  };
+
+  // A reply that came on the page: what was heard of it before.
+  const catchUp = (root) => {
+    root.querySelectorAll("[data-reply-live]").forEach((reply) => {
+      const id = Number(reply.id.replace("reply-", ""));
+      const heard = early.get(id);
+      if (!heard) return;
+      early.delete(id);
+      for (const [name, data] of heard) dispatch(name, data);
     });
   };
 
-  const follow = (reply) => {
-    const body = $(".body", reply);
-    const stream = new EventSource(reply.dataset.replyStream);
-    following.set(reply, stream);
-    let text = "";
-    // A stream that connects again starts with the text so far.
-    stream.addEventListener("open", () => {
-      text = "";
-    });
-    stream.addEventListener("token", (event) => {
-      const atBottom = nearBottom();
-      text += JSON.parse(event.data).text;
-      body.textContent = text;
-      reply.dataset.replyStatus = "streaming";
-      if (atBottom) scrollToNewest();
-      else showJump();
-    });
-    stream.addEventListener("done", (event) => {
-      stream.close();
-      following.delete(reply);
-      finish(reply, JSON.parse(event.data));
-    });
+  const refetching = new Set();
+  const refetch = (reply) => {
+    if (refetching.has(reply.id) || !window.htmx) return;
+    refetching.add(reply.id);
+    const done = () => refetching.delete(reply.id);
+    window.htmx
+      .ajax("GET", reply.dataset.replyUrl, { target: reply, swap: "outerHTML" })
+      .then(done, done);
+  };
+
+  const liveHandlers = {
+    pot: showPot,
+    round: roundOpened,
+    win: announceWin,
+    token: replyPiece,
+    done: replyDone,
   };
 
   // The reply is complete: shown as the conversation shows it (its Markdown rendered by
@@ -121,7 +225,7 @@
     const atBottom = nearBottom();
     $(".body", reply).textContent = message.reply || "…";
     reply.dataset.replyStatus = message.reply_status;
-    reply.removeAttribute("data-reply-stream");
+    reply.removeAttribute("data-reply-live");
     reply.removeAttribute("aria-busy");
     const stop = $(".stop-form", reply);
     if (stop) stop.remove();
@@ -188,7 +292,7 @@
   // Esc stops the reply being written.
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
-    const stop = document.querySelector("[data-reply-stream] [data-stop-reply]");
+    const stop = document.querySelector("[data-reply-live] [data-stop-reply]");
     if (stop) {
       event.preventDefault();
       stop.click();
@@ -244,6 +348,31 @@
     }
   });
 
+  // A send with no answer in time is given up (htmx aborts it: a send the browser never
+  // got out is never made), and the player is told so; sent again, it keeps its
+  // idempotency key, so a send that did get through is not charged twice.
+  const sendFailed = (text) => {
+    const status = document.getElementById("composer-status");
+    if (!status) return;
+    status.querySelectorAll(".composer-error").forEach((old) => old.remove());
+    const note = document.createElement("p");
+    note.className = "composer-error";
+    note.setAttribute("role", "alert");
+    note.textContent = text;
+    status.prepend(note);
+  };
+  document.addEventListener("htmx:timeout", (event) => {
+    if (event.detail.elt.id !== "composer") return;
+    sendFailed(
+      "No answer came in time, so the message may not have gone. Send it again: " +
+        "it is charged at most once.",
+    );
+  });
+  document.addEventListener("htmx:sendError", (event) => {
+    if (event.detail.elt.id !== "composer") return;
+    sendFailed("The message could not be sent: check your connection and send it again.");
+  });
+
   // A message went through: empty the composer, keep the focus there, follow the reply.
   document.addEventListener("chatpot:sent", () => {
     const box = composerBody();
@@ -252,12 +381,15 @@
       countCharacters();
       if (!box.disabled) box.focus();
     }
-    if (conversation()) followReplies(conversation());
+    if (conversation()) catchUp(conversation());
     scrollToNewest();
   });
 
   // Whatever htmx puts on the page (a sent message, a finished reply) gets its buttons.
-  document.addEventListener("htmx:load", (event) => offerCopy(event.detail.elt));
+  document.addEventListener("htmx:load", (event) => {
+    offerCopy(event.detail.elt);
+    catchUp(event.detail.elt.parentElement || event.detail.elt);
+  });
 
   // After an out-of-band update the composer may have been re-enabled (a claim).
   document.addEventListener("htmx:afterSettle", (event) => {
@@ -268,11 +400,10 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => {
-    openEvents();
+    openLive();
     offerCopy(document);
     countCharacters();
     if (conversation()) {
-      followReplies(conversation());
       const fresh = document.querySelector(".win-card.fresh");
       if (fresh) fresh.focus({ preventScroll: true });
       if (!new URLSearchParams(window.location.search).has("before")) scrollToNewest();

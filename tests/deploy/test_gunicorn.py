@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.engine import Engine, engine_missing
 from wallet.audit import audit_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,9 +114,9 @@ def read_stream(url: str, *, headers: dict | None = None, until: str, seconds: f
     """The server-sent events of `url` until one named `until`, as (name, data) pairs."""
     request = urllib.request.Request(url, headers=headers or {})
     events, name = [], None
+    request.add_header("Accept", "text/event-stream")
     with urllib.request.urlopen(request, timeout=seconds) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        assert response.headers["X-Accel-Buffering"] == "no"
         for raw in response:
             line = raw.decode().rstrip("\n")
             if line.startswith("event:"):
@@ -132,11 +133,16 @@ def test_the_procfile_names_every_process():
 
 
 @pytest.mark.parametrize(
-    "threads",
-    [None, "4"],
-    ids=["single-threaded workers (the default)", "threaded workers (for a remote bot)"],
+    ("threads", "engine"),
+    [(None, True), ("4", False)],
+    ids=[
+        "single-threaded workers, the streams held by the engine (the documented deployment)",
+        "threaded workers (for a remote bot), the streams held by the stream process",
+    ],
 )
-def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads):
+def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads, engine):
+    if engine and engine_missing():
+        pytest.skip(engine_missing())
     web_port, stream_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -161,13 +167,20 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
     )
     assert collected.returncode == 0, collected.stderr
     commands = procfile()
+    # The proxy and engine of deploy/ in front of the web process, or the stream process
+    # where there is no engine (the streams asked of it directly, as a router would).
+    proxy = Engine(f"127.0.0.1:{web_port}", tmp_path / "proxy") if engine else None
+    if proxy:
+        env["LIVE_PUBLISH_URL"] = proxy.publish_url
     web = start(commands["web"], {**env, "PORT": str(web_port)})
-    stream = start(commands["stream"], {**env, "PORT": str(stream_port)})
+    stream = None if proxy else start(commands["stream"], {**env, "PORT": str(stream_port)})
     worker = start(commands["worker"], env)
-    base, streams = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{stream_port}"
+    base = f"http://127.0.0.1:{web_port}"
+    streams = proxy.url if proxy else f"http://127.0.0.1:{stream_port}"
     try:
         wait_until_up(f"{base}/healthz", web)
-        wait_until_up(f"{streams}/healthz", stream)
+        if stream:
+            wait_until_up(f"{streams}/healthz", stream)
         status, _, body = fetch(f"{base}/healthz")
         assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
 
@@ -205,7 +218,8 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         assert result["balance"] == 95 + result["message"]["payout"]
         assert result["message"]["reply_status"] == "pending"
 
-        # The reply, written by the worker, followed on the stream process.
+        # The reply, written by the worker, followed through the engine (Django saying who
+        # may listen), or on the stream process.
         events = read_stream(
             streams + result["message"]["reply_stream"],
             headers={"Authorization": f"Bearer {token}"},
@@ -214,16 +228,34 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         done = events[-1][1]
         assert done["reply_status"] == "done"
         assert done["reply"]
-        pot = read_stream(f"{streams}/api/v1/events", until="pot")
-        assert pot[-1] == ("pot", result["pot"])
+        # The pot as the send left it, once the worker announced it (four times a second).
+        deadline = time.monotonic() + 10
+        while (pot := read_stream(f"{streams}/api/v1/events", until="pot")[-1]) != (
+            "pot",
+            result["pot"],
+        ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pot == ("pot", result["pot"])
+        # Another player's reply is not theirs to follow.
+        status, _, other = fetch(
+            f"{base}/api/v1/auth/register",
+            data={"username": f"prod-other-{threads or 1}", "password": "a-long-enough-pass"},
+        )
+        assert status == 201, other
+        status, _, refused = fetch(
+            streams + result["message"]["reply_stream"],
+            headers={"Authorization": f"Bearer {json.loads(other)['access']}"},
+        )
+        assert (status, json.loads(refused)["code"]) == (404, "not_found")
 
         status, _, _ = fetch(f"{base}/", headers={"Host": "evil.example.com"})
         assert status == 400  # ALLOWED_HOSTS holds in production
     finally:
-        outputs = {
-            name: stop(process)
-            for name, process in [("web", web), ("stream", stream), ("worker", worker)]
-        }
+        running = [("web", web), ("stream", stream), ("worker", worker)]
+        outputs = {name: stop(process) for name, process in running if process}
+        if proxy:
+            proxy.stop()
     assert f"Using worker: {'gthread' if threads else 'sync'}" in outputs["web"]
-    assert "Using worker: uvicorn_worker.UvicornWorker" in outputs["stream"]
+    if stream:
+        assert "Using worker: chatpot_project.stream_worker.StreamWorker" in outputs["stream"]
     assert audit_ledger().clean
