@@ -65,7 +65,9 @@ async def request(method: str, url: str, *, headers=None, json_body=None) -> tup
 
 async def events(url: str, *, headers=None):
     """The (name, data) events of a server-sent event stream, as they come."""
-    status, response_headers, reader, writer = await _open(url, "GET", dict(headers or {}), None)
+    # As EventSource asks: the real-time engine answers other kinds of subscriber else.
+    headers = {"Accept": "text/event-stream", **(headers or {})}
+    status, response_headers, reader, writer = await _open(url, "GET", headers, None)
     try:
         if status != 200:
             raise HTTPError(f"{status}: {await _body(response_headers, reader)!r}")

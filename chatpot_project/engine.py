@@ -9,14 +9,21 @@ listener may listen. With LIVE_PUBLISH_URL unset there is no engine: the app's o
 serve the listeners (keeper.streams, pot.streams), as under `bin/run`.
 
 Channels: `events` (the pot, wins and rounds, for everyone), `reply.<message>` (one reply,
-for the API's stream of it) and `player.<player>` (everything of one player's replies, for
-their pages, which also hear `events` on the same connection). A reply's pieces go to its
-reply's and its player's channels in one publish.
+for the API's stream of it), `player.<player>` (everything of one player's replies, for
+their pages, which also hear `events` on the same connection) and `resume.<token>` (what a
+client that came back missed, for it alone). A reply's pieces go to its reply's and its
+player's channels in one publish.
+
+What is published is server-sent events, written by the app (chatpot_project.streams.event),
+which the engine passes on as they are: so one publish can carry several events (the
+announcer's tick: every win and round since the last, then the pot), and each listener
+gets them in one write. Measured on 2 cores, an engine that wrote each event apart spent
+a core on 10,000 listeners at ten events a second; wins come that fast at 300 messages a
+second.
 """
 
 import asyncio
 import http.client
-import json
 import logging
 import threading
 import urllib.parse
@@ -43,21 +50,21 @@ def reply_path(*, message_id: int, player_id: int) -> str:
     return f"reply/{message_id}/player/{player_id}"
 
 
+def resume_path(token: str) -> str:
+    return f"resume/{token}"
+
+
 class PublishFailed(Exception):
-    """No engine took the event."""
+    """No engine took the events."""
 
 
-def _body(event: str, data) -> tuple[bytes, dict]:
-    return (
-        json.dumps(data, separators=(",", ":")).encode(),
-        {"X-EventSource-Event": event, "Content-Type": "application/json"},
-    )
+HEADERS = {"Content-Type": "text/event-stream"}
 
 
-async def publish(path: str, event: str, data) -> None:
-    """Publish one event to the engine (the first of LIVE_PUBLISH_URLS that answers: with
-    several engines sharing Redis, any one reaches every listener)."""
-    body, headers = _body(event, data)
+async def publish(path: str, events: bytes) -> None:
+    """Publish server-sent events to the engine (the first of LIVE_PUBLISH_URLS that
+    answers: with several engines sharing Redis, any one reaches every listener)."""
+    body, headers = events, HEADERS
     failures = []
     for base in settings.LIVE_PUBLISH_URLS:
         try:
@@ -70,9 +77,9 @@ async def publish(path: str, event: str, data) -> None:
     raise PublishFailed("; ".join(failures))
 
 
-def publish_now(path: str, event: str, data) -> None:
+def publish_now(path: str, events: bytes) -> None:
     """`publish`, from synchronous code (the web process)."""
-    body, headers = _body(event, data)
+    body, headers = events, HEADERS
     failures = []
     for base in settings.LIVE_PUBLISH_URLS:
         url = urllib.parse.urlsplit(f"{base}/{path}")
@@ -116,6 +123,6 @@ async def close_session() -> None:
 def hand_over(location: str) -> HttpResponse:
     """Hand the listener's connection to the engine's internal `location` (nginx's
     X-Accel-Redirect); what it already said is kept by the engine for it."""
-    response = HttpResponse(status=200)
+    response = HttpResponse(status=200, content_type="text/event-stream; charset=utf-8")
     response["X-Accel-Redirect"] = f"/internal/live/{location}"
     return response

@@ -25,7 +25,7 @@ from django.db.models import Q
 
 from chatpot_project import engine
 from chatpot_project.redis_clients import async_client, namespace, redis_url, sync_client
-from chatpot_project.streams import stream_database
+from chatpot_project.streams import event, stream_database
 
 from .models import OPEN, Reply
 
@@ -69,18 +69,18 @@ def piece_data(message_id: int, offset: int, text: str) -> dict:
     return {"message": message_id, "offset": offset, "text": text}
 
 
-async def _to_engine(path: str, event: str, data, *, tries: int = 1) -> None:
+async def _to_engine(path: str, name: str, data, *, tries: int = 1) -> None:
     """Publish to the real-time engine, where there is one. A piece that does not get
     there is not tried again (the next one, or the end, carries on); an end is."""
     if not engine.enabled():
         return
     for attempt in range(1, tries + 1):
         try:
-            await engine.publish(path, event, data)
+            await engine.publish(path, event(name, data))
             return
         except engine.PublishFailed:
             if attempt == tries:
-                logger.exception("The real-time engine did not take %s on %s", event, path)
+                logger.exception("The real-time engine did not take %s on %s", name, path)
             else:
                 await asyncio.sleep(0.2 * attempt)
 
@@ -218,7 +218,7 @@ def _stopped_to_engine(player_id: int, message: dict) -> None:
     if engine.enabled():
         path = engine.reply_path(message_id=message["id"], player_id=player_id)
         try:
-            engine.publish_now(path, "done", message)
+            engine.publish_now(path, event("done", message))
         except engine.PublishFailed:
             logger.exception("The real-time engine did not take the stop of %s", path)
 

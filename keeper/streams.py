@@ -24,7 +24,7 @@ from chatpot_project.streams import (
     stream_database,
     stream_view,
 )
-from pot.live import last_event_round, ticker, where_things_stand
+from pot.live import caught_up, last_event_round, ticker, where_things_stand
 
 from .models import Reply
 from .streaming import Finished, Piece, piece_data, replies
@@ -64,11 +64,11 @@ async def player_answer(listener: Listener) -> Answer:
     player_id = await player_of(listener)
     if player_id is None or not await _active(player_id):
         return Answer.refused(401, *NOT_AUTHENTICATED)
-    if engine.enabled():
-        return Answer(engine_location=f"player/{player_id}")
+    since = last_event_round(listener.last_event_id)
+    if engine.enabled():  # the engine holds it; a page that comes back is caught up first
+        return Answer(engine_location=await caught_up(f"player/{player_id}", since))
     if not listener.held:
         return Answer(events=_once(await where_things_stand() + RETRY_SOON))
-    since = last_event_round(listener.last_event_id)
     return Answer(events=_player_events(player_id, since))
 
 

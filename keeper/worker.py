@@ -26,6 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, co
 from django.utils import timezone
 
 from chatpot_project import engine
+from chatpot_project.streams import close_stream_database
 from pot.announcer import announce_once_enabled
 
 from . import conf
@@ -87,7 +88,7 @@ class Worker:
             "is notified of new ones" if notifications.listening else "looks for new ones",
         )
         renewing = loop.create_task(self._renew_leases())
-        announcing = loop.create_task(announce_once_enabled(self._database, self.stopping))
+        announcing = loop.create_task(announce_once_enabled(self.stopping))
         swept_at = loop.time()
         try:
             claimed_at = -self.timings.claim_every
@@ -128,6 +129,7 @@ class Worker:
             await close_model_session()
             await engine.close_session()
             await sync_to_async(connections.close_all)()
+            await asyncio.to_thread(close_stream_database)  # the announcer's
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)

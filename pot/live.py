@@ -14,7 +14,9 @@ import weakref
 from dataclasses import dataclass
 
 from django.db import DatabaseError
+from django.utils.crypto import get_random_string
 
+from chatpot_project import engine
 from chatpot_project.streams import event, stream_database
 
 from .models import Round
@@ -86,7 +88,7 @@ class PotTicker:
             if since is None:
                 listener.add(event("round", round_data(self.latest), id=str(self.latest.round)))
             else:
-                missed = await _events_between(since.round, self.latest.round)
+                missed = await events_between_async(since.round, self.latest.round)
                 listener.add(encoded(since.after(missed)))
             listener.set_pot(_pot_event(self.latest))
         self.listeners.add(listener)
@@ -97,7 +99,7 @@ class PotTicker:
 
     async def _run(self) -> None:
         try:
-            self.latest = await _read_figure()
+            self.latest = await read_figure_async()
         except DatabaseError:
             logger.warning("The pot ticker could not read the pot", exc_info=True)
         finally:
@@ -110,8 +112,8 @@ class PotTicker:
             await asyncio.sleep(TICK_SECONDS)
             idle = 0 if self.listeners else idle + 1
             try:
-                figure = await _read_figure()
-                events = await _events_between(
+                figure = await read_figure_async()
+                events = await events_between_async(
                     self.latest.round if self.latest else None, figure.round
                 )
             except DatabaseError:  # the connection is replaced on the next read
@@ -206,8 +208,9 @@ def events_between(before: int | None, now: int) -> list[tuple[str, dict]]:
     return events
 
 
-_read_figure = stream_database(read_figure)
-_events_between = stream_database(events_between)
+# Through the streams' database thread: a stream process's ticker, and a worker's announcer.
+read_figure_async = stream_database(read_figure)
+events_between_async = stream_database(events_between)
 
 
 def pot_data(figure: PotFigure) -> dict:
@@ -229,7 +232,28 @@ def ticker() -> PotTicker:
     return found
 
 
+async def caught_up(location: str, since: Seen | None) -> str:
+    """The engine's `location` for a client; for one that comes back (`since`), first
+    every win and round it missed and the pot, published for it alone, which the engine
+    sends before the rest. (The engine keeps the latest publish too, so nothing published
+    while the client is handed over is lost; the client may hear an event twice.)"""
+    if since is None:
+        return location
+    figure = await read_figure_async()
+    missed = since.after(await events_between_async(since.round, figure.round))
+    token = get_random_string(24)
+    try:
+        # From the web process: a request of its own, not an event loop's session.
+        await asyncio.to_thread(
+            engine.publish_now, engine.resume_path(token), encoded(missed) + _pot_event(figure)
+        )
+    except engine.PublishFailed:
+        logger.exception("The real-time engine did not take what a client missed")
+        return location
+    return f"{location}/resume/{token}"
+
+
 async def where_things_stand() -> bytes:
     """The open round and the pot, as the events a new listener is told first."""
-    figure = await _read_figure()
+    figure = await read_figure_async()
     return event("round", round_data(figure), id=str(figure.round)) + _pot_event(figure)

@@ -7,7 +7,7 @@ from django.conf import settings
 from chatpot_project import engine
 from chatpot_project.streams import HEARTBEAT, RETRY_SOON, Answer, Listener, stream_view
 
-from .live import Seen, last_event_round, ticker, where_things_stand
+from .live import Seen, caught_up, last_event_round, ticker, where_things_stand
 
 
 async def events_answer(listener: Listener) -> Answer:
@@ -15,8 +15,9 @@ async def events_answer(listener: Listener) -> Answer:
     {round, winner, payout, server_seed} for every win, `round` {round, server_seed_hash}
     when a round opens; the open round and the pot first. A client that comes back with
     the last event it saw (Last-Event-ID) is told every win and round it missed."""
-    if engine.enabled():
-        return Answer(engine_location="events")
+    since = last_event_round(listener.last_event_id)
+    if engine.enabled():  # the engine holds it; a client that comes back is caught up first
+        return Answer(engine_location=await caught_up("events", since))
     return Answer(
         events=_events(since=last_event_round(listener.last_event_id), once=not listener.held)
     )

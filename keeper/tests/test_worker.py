@@ -3,6 +3,7 @@ killed, paused or stopped mid-reply, stopped while players send, it leaves nothi
 done for good. Every message ends with one reply, written once, and no credit moves twice."""
 
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -201,28 +202,35 @@ def test_a_worker_paused_past_its_lease_writes_and_publishes_nothing_once_resume
     try:
         message = send_message(player=player, body="talk until I say so").message
         wait_for(lambda: written_so_far(message), 10, "the first words to be written")
-        # Paused past its lease, the first worker's reply is taken over by another. (A
-        # pause that lands inside one of its statements holds the reply's row meanwhile:
-        # then it is let go on a little and paused again.)
+        # Paused past its lease, the first worker's reply is taken over by another, which
+        # ends it with what was written. (A pause that lands inside one of its statements
+        # holds the reply's row meanwhile: then it is let go on a little and paused again.)
+        channel = None
         for _ in range(3):
             paused.send_signal(signal.SIGSTOP)
+            channel = Channel(message)  # what is published from the pause on
             other = other or start_worker(model.base_url)
             try:
                 wait_for(lambda: reply_of(message).status == "done", 8, "a takeover")
                 break
             except AssertionError:
+                channel.close()
                 paused.send_signal(signal.SIGCONT)
                 time.sleep(0.5)
         taken = reply_of(message)
         assert (taken.status, taken.attempt) == ("done", 2)
         text_kept = replies().text_so_far(message.pk)
-        channel = Channel(message)
         try:
             paused.send_signal(signal.SIGCONT)  # resumed: it still holds attempt 1
             published = channel.read(seconds=3.0)
         finally:
             channel.close()
-        assert published == []  # not a piece, not an end
+        # The second worker's end, and nothing from the first: not a piece, not an end.
+        if redis_url():
+            [done] = published
+            assert json.loads(done)["done"]["reply"] == taken.text
+        else:
+            assert published == []
         assert paused.poll() is None  # alive, and it let the reply go
     finally:
         stop(paused)
