@@ -305,6 +305,13 @@ def audience_figures(watchers: list[Watcher], wins: dict[int, float], pots) -> d
         if round_ in wins
     ]
     missed = sum(1 for watcher in watchers for round_ in wins if round_ not in watcher.wins)
+    # How long after each win its first client heard it: the announcer's and the engine's
+    # part, apart from how late the clients, on the same cores, read it.
+    first_heard = [
+        (min(watcher.wins[round_] for watcher in watchers if round_ in watcher.wins) - at) * 1000
+        for round_, at in wins.items()
+        if any(round_ in watcher.wins for watcher in watchers)
+    ]
     ages = _pot_ages(watchers, pots)
     return {
         "clients": len(watchers),
@@ -313,6 +320,8 @@ def audience_figures(watchers: list[Watcher], wins: dict[int, float], pots) -> d
         "wins_missed": missed,
         "win_heard_p50_ms": percentile(win_lags, 50),
         "win_heard_p99_ms": percentile(win_lags, 99),
+        "win_first_heard_p50_ms": percentile(first_heard, 50),
+        "win_first_heard_p99_ms": percentile(first_heard, 99),
         "pot_age_p50_ms": percentile(ages, 50),
         "pot_age_p99_ms": percentile(ages, 99),
         "pot_events_per_client_per_second": statistics.mean(
