@@ -91,12 +91,12 @@ STREAMS = {
             "operationId": "messages_stream",
             "summary": "The keeper's reply as it is written (server-sent events)",
             "description": (
-                '`event: token` with `data: {"text": "<the next piece>"}`, then one '
+                '`event: token` with `data: {"text": "<the next piece>", "offset": <where it '
+                'starts, in characters>, "message": <the message\'s id>}`, then one '
                 "`event: done` whose data is the message as `GET /api/v1/messages/{id}` shows "
-                "it; the stream then ends. A client that comes late first gets the text so far "
-                "as one `token`; a finished reply answers `done` at once. A comment line "
-                "(`: keep-alive`) comes every 15 s while nothing else does. A bearer token, or "
-                "the session of the site's pages."
+                "it; the stream then ends. A client that comes late first gets the text so far; "
+                "a finished reply answers `done` at once. A bearer token, or the session of the "
+                "site's pages."
             ),
             "tags": ["chat"],
             "parameters": [MESSAGE_ID],
@@ -116,11 +116,12 @@ STREAMS = {
             "operationId": "events",
             "summary": "The pot and its winners as they change (server-sent events)",
             "description": (
-                "Public. First the open round and the pot, then as they happen: "
+                "Public. First where things stand (the pot), then as they happen: "
                 "`event: pot` `{round, amount}` (at most 4 a second, always the latest), "
                 "`event: win` `{round, winner, payout, server_seed}` for every win, and "
-                "`event: round` `{round, server_seed_hash}` when a round opens. A comment "
-                "line (`: keep-alive`) comes every 15 s while nothing else does."
+                "`event: round` `{round, server_seed_hash}` when a round opens. Win and round "
+                "events have ids: reconnecting with the last one heard (`Last-Event-ID`), a "
+                "client is first told every win and round it missed."
             ),
             "tags": ["pot"],
             "security": [{}],
