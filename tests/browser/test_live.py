@@ -32,10 +32,12 @@ def reply_texts(page: Page, seconds: float) -> list[str]:
     reply = page.locator(".bubble.bot").last
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        # The status first: once it says done, the text read after it is the whole reply.
+        status = reply.get_attribute("data-reply-status")
         text = reply.locator(".body").inner_text().strip()
         if text and (not seen or seen[-1] != text):
             seen.append(text)
-        if reply.get_attribute("data-reply-status") in ("done", "stopped"):
+        if status in ("done", "stopped"):
             break
         page.wait_for_timeout(50)
     return seen
