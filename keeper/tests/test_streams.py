@@ -103,12 +103,19 @@ def test_another_players_reply_is_not_found_and_no_token_is_refused(
     other = httpx.get(url, headers=bearer(someone), timeout=5)
     anonymous = httpx.get(url, timeout=5)
     forged = httpx.get(url, headers={"Authorization": "Bearer nonsense"}, timeout=5)
+    malformed = [
+        httpx.get(url, headers={"Authorization": header}, timeout=5)
+        for header in ("Bearer", "Bearer a b", b"Bearer \xe9")
+    ]
     beyond = httpx.get(
         f"{asgi_live_server.url}/api/v1/messages/{2**70}/stream", headers=bearer(player), timeout=5
     )
     assert (other.status_code, other.json()["code"]) == (404, "not_found")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
     assert forged.status_code == 401
+    assert [(answer.status_code, answer.json()["code"]) for answer in malformed] == [
+        (401, "not_authenticated")
+    ] * 3
     assert beyond.status_code == 404  # a key beyond 64 bits is no message
 
 
