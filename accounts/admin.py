@@ -11,10 +11,28 @@ from chatpot_project.admin import ReadOnlyAdmin
 from chatpot_project.errors import ChatPotError
 from wallet.services import grant_credits, open_player_account
 
-from .models import User
+from .models import CLIENT_SEED_MAX_LENGTH, User, client_seed_validator, new_client_seed
+from .services import set_client_seed
 
 # Who may do what in the admin: only superusers hand out powers.
 PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
+
+
+# The game's fairness and money state: read-only in every form, superusers included. It
+# changes only through the game's own services (a new client seed: the action below).
+GAME_STATE_FIELDS = ["client_seed", "nonce", "messages_sent", "balance"]
+
+
+class ClientSeedForm(forms.Form):
+    client_seed = forms.CharField(
+        max_length=CLIENT_SEED_MAX_LENGTH,
+        required=False,
+        validators=[client_seed_validator],
+        help_text="Blank: a new random seed for each player.",
+    )
+    reason = forms.CharField(
+        max_length=200, help_text="Why: kept in the admin's history and the log."
+    )
 
 
 class GrantForm(forms.Form):
@@ -28,10 +46,10 @@ class PlayerAdmin(UserAdmin):
         *UserAdmin.fieldsets,
         ("Game", {"fields": ["client_seed", "nonce", "messages_sent", "balance"]}),
     ]
-    readonly_fields = ["nonce", "messages_sent", "balance", "last_login", "date_joined"]
+    readonly_fields = [*GAME_STATE_FIELDS, "last_login", "date_joined"]
     list_display = ["username", "balance", "messages_sent", "is_active", "is_staff", "date_joined"]
     list_select_related = ["account"]
-    actions = ["grant_credits_action"]
+    actions = ["grant_credits_action", "set_client_seed_action"]
 
     @admin.display(description="Balance", ordering="account__balance")
     def balance(self, user: User) -> int | None:
@@ -93,6 +111,46 @@ class PlayerAdmin(UserAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/accounts/user/grant_credits.html", context)
+
+    def has_set_seed_permission(self, request) -> bool:
+        return request.user.is_staff and request.user.has_perm("accounts.change_user")
+
+    @admin.action(
+        description="Set a new client seed (restarts the nonce)", permissions=["set_seed"]
+    )
+    def set_client_seed_action(self, request, queryset):
+        players = list(queryset.order_by("pk"))
+        form = ClientSeedForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            chosen, reason = form.cleaned_data["client_seed"], form.cleaned_data["reason"]
+            for player in players:
+                if not self.has_change_permission(request, player):
+                    self.message_user(request, f"{player}: not yours to change.", messages.ERROR)
+                    return None
+                seed = chosen or new_client_seed()
+                try:
+                    set_client_seed(
+                        player=player, client_seed=seed, actor=request.user, reason=reason
+                    )
+                except ChatPotError as refused:
+                    self.message_user(request, f"{player}: {refused.detail}", messages.ERROR)
+                    return None
+                self.log_change(request, player, f"Client seed set to {seed}: {reason}")
+            self.message_user(
+                request,
+                f"New client seed for {len(players)} player(s); their nonces restart at 0.",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Set a new client seed",
+            "opts": self.model._meta,
+            "players": players,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/set_client_seed.html", context)
 
 
 # django.contrib.auth.admin, imported above, has registered it whatever the app order.

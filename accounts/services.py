@@ -1,20 +1,37 @@
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from wallet.auditing import audit_request
 from wallet.services import lock_accounts, open_player_account
 
 from .errors import ClientSeedInvalid, UsernameTaken
 from .models import User, client_seed_validator
 
+logger = logging.getLogger(__name__)
+
 
 @transaction.atomic(durable=True)
-def set_client_seed(*, player: User, client_seed: str) -> User:
-    """Change the seed the player mixes into their draws; their nonce restarts at 0."""
+def set_client_seed(
+    *, player: User, client_seed: str, actor: User | None = None, reason: str = ""
+) -> User:
+    """Change the seed the player mixes into their draws; their nonce restarts at 0. The
+    player's own choice, or an operator's (`actor`), who says why: logged, and the
+    ledger's audit asked for."""
     client_seed = (client_seed or "").strip()
     try:
         client_seed_validator(client_seed)
     except ValidationError as invalid:
         raise ClientSeedInvalid(invalid.messages[0]) from None
+    if actor is not None:
+        reason = (reason or "").strip()
+        if not reason:
+            raise ClientSeedInvalid("Say why the player's client seed is changed.")
+        logger.info(
+            "Client seed of %s (#%s) set by %s: %s", player.username, player.pk, actor, reason
+        )
+        audit_request(reason=f"client seed of {player.username} set by {actor}")
     # Sends advance the nonce under the player's account lock; take it too.
     lock_accounts(owners=[player.pk])
     player.client_seed = client_seed

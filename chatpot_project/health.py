@@ -1,11 +1,15 @@
 """/healthz for load balancers: is the database reachable? Answered before host checks,
-so a balancer probing by IP address gets an answer too."""
+so a balancer probing by IP address gets an answer too. `/healthz?detail=1`, for staff
+signed in, adds the latest ledger audit (wallet.auditing) and the keeper's queue."""
 
 import logging
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
+
+from keeper.selectors import replies_waiting
+from wallet.auditing import latest_audit
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +32,39 @@ class HealthCheckMiddleware(MiddlewareMixin):
     without a thread of their own."""
 
     def process_request(self, request: HttpRequest):
-        if request.path in (HEALTH_PATH, HEALTH_PATH + "/") and request.method in ("GET", "HEAD"):
+        if (
+            request.path in (HEALTH_PATH, HEALTH_PATH + "/")
+            and request.method in ("GET", "HEAD")
+            and "detail" not in request.GET
+        ):
             response = health_response()
             response["Cache-Control"] = "no-store"
             return response
         return None
+
+
+def health_detail(request: HttpRequest) -> JsonResponse:
+    """What an operator watches beside the database: the ledger's latest audit and the
+    replies waiting for a worker. Staff only."""
+    if not (request.user.is_active and request.user.is_staff):
+        status = 403 if request.user.is_authenticated else 401
+        return JsonResponse({"code": "forbidden", "detail": "Staff only."}, status=status)
+    response = health_response()
+    if response.status_code != 200:
+        return response
+    audit = latest_audit()
+    detail = {
+        "status": "ok",
+        "database": "ok",
+        "ledger_audit": None
+        if audit is None
+        else {
+            "clean": audit.clean,
+            "finished_at": audit.finished_at.isoformat(),
+            "reason": audit.reason,
+            "summary": audit.summary,
+            "breaches": audit.breaches,
+        },
+        "replies_waiting": replies_waiting(),
+    }
+    return JsonResponse(detail, headers={"Cache-Control": "no-store"})

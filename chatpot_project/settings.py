@@ -285,6 +285,10 @@ KEEPER = {
     # Claims of one reply before the built-in keeper answers it instead of the model.
     "MAX_ATTEMPTS": env_int("KEEPER_MAX_ATTEMPTS", 3),
 }
+# The ledger's audit (wallet.auditing), run by the worker: this often (a day), and within
+# LEDGER_AUDIT_LOOK_EVERY seconds of an operator's action on money or fairness.
+LEDGER_AUDIT_EVERY = env_float("LEDGER_AUDIT_SECONDS", 24 * 60 * 60)
+LEDGER_AUDIT_LOOK_EVERY = env_float("LEDGER_AUDIT_LOOK_SECONDS", 5)
 # The real-time engine that holds the streams in production (DESIGN section 9: nginx's nchan
 # module, deploy/): where the app publishes to it, e.g. http://127.0.0.1:8081/publish; a
 # comma list for several engines, tried in turn (engines sharing a Redis need only one).

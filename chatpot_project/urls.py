@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import views as accounts_views
 from chat import views as chat_views
+from chatpot_project.health import health_detail
 from keeper import streams as keeper_streams
 from pot import views as pot_views
 from wallet import views as wallet_views
@@ -32,6 +33,7 @@ urlpatterns = [
     path("accounts/logout/", accounts_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", health_detail, name="healthz-detail"),
     path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
 ]

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from chat.models import Message
 from wallet.models import Transfer
@@ -19,6 +20,20 @@ def claimable(now: datetime) -> Q:
 
 def any_to_claim(*, now: datetime) -> bool:
     return Reply.objects.filter(claimable(now)).exists()
+
+
+def replies_waiting() -> dict:
+    """The workers' queue for an operator: replies not yet done, and how long the oldest
+    has waited since its message (seconds; None with none waiting)."""
+    unfinished = Reply.objects.filter(status__in=[Reply.Status.PENDING, Reply.Status.STREAMING])
+    oldest = unfinished.order_by("message_id").values_list("message__created_at", flat=True)
+    first = oldest.first()
+    return {
+        "count": unfinished.count(),
+        "oldest_seconds": None
+        if first is None
+        else round((timezone.now() - first).total_seconds(), 1),
+    }
 
 
 def replies_to_claim(now: datetime, *, limit: int) -> QuerySet[Reply]:

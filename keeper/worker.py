@@ -12,6 +12,9 @@ model calls wait on the network together, the database work goes through one thr
 one connection. The worker renews the leases of the replies it writes; one it has lost
 (stopped by its player, or claimed by another worker after this one stalled) is
 abandoned, and every write it would still make is refused (keeper.streaming).
+
+Beside the replies, each worker runs the pot's announcer (pot.announcer: one speaks at a
+time) and the ledger's audit when it is due (wallet.auditing).
 """
 
 import asyncio
@@ -28,6 +31,7 @@ from django.utils import timezone
 from chatpot_project import engine
 from chatpot_project.streams import close_stream_database
 from pot.announcer import announce_once_enabled
+from wallet.auditing import audit_when_due
 
 from . import conf
 from .bots import MAX_REPLY_CHARS, Bot, BuiltinBot, close_model_session, get_bot
@@ -89,6 +93,7 @@ class Worker:
         )
         renewing = loop.create_task(self._renew_leases())
         announcing = loop.create_task(announce_once_enabled(self.stopping))
+        auditing = loop.create_task(audit_when_due(self.stopping))
         swept_at = loop.time()
         try:
             claimed_at = -self.timings.claim_every
@@ -124,7 +129,7 @@ class Worker:
         finally:
             renewing.cancel()
             await self._finish_writing()
-            await asyncio.gather(announcing, return_exceptions=True)
+            await asyncio.gather(announcing, auditing, return_exceptions=True)
             await notifications.close()
             await close_model_session()
             await engine.close_session()

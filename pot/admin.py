@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from chatpot_project.admin import ReadOnlyAdmin
 from chatpot_project.errors import ChatPotError
+from wallet.auditing import audit_request
 
 from .models import GameConfig, Round
 from .selectors import reset_plan
@@ -55,6 +56,7 @@ class GameConfigAdmin(admin.ModelAdmin):
         if changes := self.changes(form):
             described = ", ".join(f"{name}: {old} -> {new}" for name, old, new in changes)
             logger.info("Game config changed by %s: %s", request.user, described)
+            audit_request(reason=f"game config changed by {request.user}")
             self.message_user(request, f"Applies from the next message: {described}.")
 
     def construct_change_message(self, request, form, formsets, add=False):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Message
+from wallet.auditing import audit_request
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, by_kind, lock_accounts, transfer
@@ -185,4 +186,5 @@ def _reset(*, actor: User, reason: str) -> ResetPlan:
         len(plan.refunds),
         plan.seed_return,
     )
+    audit_request(reason=f"round {pot_round.number} reset by {actor}")
     return plan

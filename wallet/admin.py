@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from chatpot_project.admin import ReadOnlyAdmin
 
-from .models import Account, Transfer
+from .models import Account, LedgerAudit, Transfer
 
 
 @admin.register(Account)
@@ -21,3 +21,14 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ["from_account__owner", "to_account__owner"]
     raw_id_fields = ["from_account", "to_account", "message", "round", "actor"]
     date_hierarchy = "created_at"
+
+
+@admin.register(LedgerAudit)
+class LedgerAuditAdmin(ReadOnlyAdmin):
+    """Every run of the ledger's audit: on schedule and after each operator action on money
+    or fairness (wallet.auditing). The latest is on the admin's index too."""
+
+    list_display = ["id", "requested_at", "reason", "finished_at", "clean", "summary"]
+    list_filter = ["clean"]
+    search_fields = ["reason"]
+    ordering = ["-id"]

@@ -156,3 +156,27 @@ class Transfer(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Transfers are append-only: they are never deleted.")
+
+
+class LedgerAudit(models.Model):
+    """One run of the ledger's audit (wallet.audit), asked for by the schedule or by an
+    operator's action on money or fairness, and run by a worker (wallet.auditing)."""
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=200, help_text="Why it ran: the schedule, or what.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    clean = models.BooleanField(null=True, help_text="Unknown until it has run.")
+    summary = models.TextField(blank=True)
+    breaches = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            # The audits asked for and not yet run: the workers' only look at the table.
+            models.Index(
+                fields=["id"], condition=Q(started_at=None), name="wallet_audit_waiting_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ledger audit #{self.pk} ({self.reason})"

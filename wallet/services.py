@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
+from .auditing import audit_request
 from .errors import ClaimTooEarly, ClaimUnavailable, GrantInvalid, InsufficientFunds
 from .models import Account, Transfer
 from .selectors import last_daily_claim
@@ -213,6 +214,7 @@ def grant_credits(*, player: User, amount: int, actor: User, memo: str) -> Trans
         ),
         locked=locked,
     )
+    audit_request(reason=f"{amount} credits granted to {player.username} by {actor}")
     return grant
 
 

@@ -1,6 +1,7 @@
 from django import template
 
-from wallet.models import Account, Transfer
+from wallet.auditing import latest_audit
+from wallet.models import Account, LedgerAudit, Transfer
 from wallet.selectors import TransferLine, describe_transfer
 
 register = template.Library()
@@ -9,3 +10,8 @@ register = template.Library()
 @register.simple_tag
 def transfer_line(transfer: Transfer, account: Account) -> TransferLine:
     return describe_transfer(transfer, account)
+
+
+@register.simple_tag
+def latest_ledger_audit() -> LedgerAudit | None:
+    return latest_audit()
