@@ -83,9 +83,15 @@ def send(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# A refused text is given back up to the limit and this much beyond it: enough to trim
+# what went over, never a whole oversized body echoed back into the page.
+KEPT_BEYOND_LIMIT = 1000
+
+
 def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResponse:
     """Nothing was charged: say why, once, and keep what the player wrote."""
-    context = _composer_context(request, error=refused.detail, body=body)
+    context = _composer_context(request, error=refused.detail)
+    context["body"] = body[: context["quote"].max_message_chars + KEPT_BEYOND_LIMIT]
     # Out of credits: the quote line already says what it costs and what they have.
     context["quote_says_it"] = (
         refused.code == "insufficient_funds" and not context["quote"].affordable

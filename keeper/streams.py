@@ -41,7 +41,9 @@ async def reply_answer(listener: Listener, message_id: int) -> Answer:
     if player_id is None:
         return Answer.refused(401, *NOT_AUTHENTICATED)
     if engine.enabled():
-        message = await _read(message_id, player_id)
+        active, message = await _read(message_id, player_id)
+        if not active:  # a token of a player no longer there: as the API answers it
+            return Answer.refused(401, *NOT_AUTHENTICATED)
         if message is None:
             return Answer.refused(404, *NOT_FOUND)
         if message.reply.finished:  # nothing to hold the connection for
@@ -50,9 +52,11 @@ async def reply_answer(listener: Listener, message_id: int) -> Answer:
     # Following first, then reading: nothing written in between is missed, and the one
     # read both finds the message and says whether its reply is written already.
     follower = await replies().follow(message_id)
-    message = await _read(message_id, player_id)
-    if message is None:
+    active, message = await _read(message_id, player_id)
+    if not active or message is None:
         await follower.close()
+        if not active:
+            return Answer.refused(401, *NOT_AUTHENTICATED)
         return Answer.refused(404, *NOT_FOUND)
     return Answer(events=_reply_events(message, follower, once=not listener.held))
 
@@ -77,10 +81,12 @@ async def _once(chunk: bytes) -> AsyncIterator[bytes]:
 
 
 @stream_database
-def _read(message_id: int, player_id: int) -> Message | None:
-    """The player's message, if the player is still active."""
+def _read(message_id: int, player_id: int) -> tuple[bool, Message | None]:
+    """Whether the player is there and active, and if so their message (or None)."""
     message = player_message(player=player_id, message_id=message_id)
-    return message if message is not None and message.player.is_active else None
+    if message is None:
+        return User.objects.filter(pk=player_id, is_active=True).exists(), None
+    return message.player.is_active, message if message.player.is_active else None
 
 
 @stream_database

@@ -149,6 +149,19 @@ def test_invalid_message_is_refused_and_kept_in_the_composer(player_client, play
         assert body in html  # what the player wrote is not lost
 
 
+@pytest.mark.parametrize("hx", [False, True])
+def test_a_huge_refused_body_is_not_echoed_back_whole(player_client, player, htmx, hx):
+    body = "a" * 500 + "b" * 1000 + "c" * 1_000_000
+    response = send(player_client, body, **(htmx if hx else {}))
+    html = response.content.decode()
+    assert "at most 500 characters; this one has 1001500" in html
+    if not hx:  # htmx's composer still holds the text; a whole page gives it back
+        assert "a" * 500 + "b" * 1000 in html  # the limit and a margin, to trim from
+    assert "c" * 10 not in html
+    assert len(html) < 60_000
+    assert not Message.objects.exists()
+
+
 def test_invalid_message_with_htmx_says_why_and_changes_nothing(player_client, player, htmx):
     response = send(player_client, "", **htmx)
     assert response.status_code == 200
