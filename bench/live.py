@@ -249,6 +249,18 @@ class _Watching(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+# An audience comes from many addresses, a few listeners each (households, offices), as
+# the proxy expects (it holds at most PROXY_STREAMS_PER_ADDRESS streams from one):
+# loopback has a whole /8 of them.
+LISTENERS_PER_ADDRESS = 20
+
+
+def source_address(index: int) -> str:
+    """The loopback address the `index`-th client connects from."""
+    address = index // LISTENERS_PER_ADDRESS
+    return f"127.{1 + address // 62500}.{1 + address // 250 % 250}.{1 + address % 250}"
+
+
 async def _audience(url: str, watchers: list[Watcher], seconds: float) -> None:
     parts = urllib.parse.urlsplit(url)
     request = (
@@ -259,7 +271,10 @@ async def _audience(url: str, watchers: list[Watcher], seconds: float) -> None:
     try:
         for count, watcher in enumerate(watchers, 1):
             transport, _ = await loop.create_connection(
-                lambda watcher=watcher: _Watching(watcher, request), parts.hostname, parts.port
+                lambda watcher=watcher: _Watching(watcher, request),
+                parts.hostname,
+                parts.port,
+                local_addr=(source_address(count), 0),
             )
             transports.append(transport)
             if count % 50 == 0:

@@ -9,6 +9,7 @@ ends with the ledger audit.
 """
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -28,7 +29,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.live import audience_figures, backlog_sends, model_scenario, run_audience
+from bench.live import (
+    audience_figures,
+    backlog_sends,
+    model_scenario,
+    run_audience,
+    source_address,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -767,6 +774,112 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
     return figures
 
 
+# -- hostile clients: streams and half-open requests, nobody signed in -------------------
+
+
+def answer_times(url: str, tokens: list[str], samples: int) -> dict:
+    """/healthz and a player's send (players in turn), one after another, `samples` each:
+    p50 and p99 in ms, and any answer that was not the usual one."""
+    times: dict[str, list[float]] = {"healthz": [], "send": []}
+    unusual = []
+    for sample in range(samples):
+        token = tokens[sample % len(tokens)]
+        for name, method, path, body, expected in (
+            ("healthz", "GET", "/healthz", None, 200),
+            ("send", "POST", "/api/v1/messages", json.dumps({"body": "still there?"}), 201),
+        ):
+            started = time.perf_counter()
+            try:
+                status, _, _ = request(
+                    method,
+                    url + path,
+                    body,
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                )
+            except OSError as error:
+                status = repr(error)
+            times[name].append((time.perf_counter() - started) * 1000)
+            if status != expected:
+                unusual.append(f"{name}: {status}")
+    figures = {}
+    for name, measured in times.items():
+        measured.sort()
+        figures[f"{name}_p50_ms"] = round(statistics.median(measured), 1)
+        figures[f"{name}_p99_ms"] = round(measured[max(0, int(len(measured) * 0.99) - 1)], 1)
+    figures["unusual"] = unusual
+    return figures
+
+
+async def _hostile(port: int, streams: int, half_open: int, one_address: int) -> dict:
+    """Open `streams` event streams from many addresses, `one_address` more from a single
+    one, and `half_open` requests that never finish their head; what each was answered."""
+    held: list = []
+    answered: dict[str, int] = {}
+
+    async def stream(source: str):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        writer.write(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        line = await reader.readline()
+        status = line.split()[1].decode() if line else "closed"
+        answered[status] = answered.get(status, 0) + 1
+        held.append(writer)
+
+    async def half(source: str):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        writer.write(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        held.append(writer)
+        return reader
+
+    for start in range(0, streams, 200):
+        await asyncio.gather(
+            *(stream(source_address(i)) for i in range(start, min(streams, start + 200)))
+        )
+    from_one = dict(answered)
+    answered.clear()
+    await asyncio.gather(*(stream("127.254.0.1") for _ in range(one_address)))
+    readers = []
+    for start in range(0, half_open, 200):
+        readers += await asyncio.gather(
+            *(half(source_address(i)) for i in range(start, min(half_open, start + 200)))
+        )
+    return {"many": from_one, "one_address": dict(answered), "held": held, "half": readers}
+
+
+def hostile_run(settings: Settings, static: Path, tokens: Path) -> dict:
+    """2,000 anonymous event streams (from 100 addresses), 200 more from one address and
+    1,000 half-open requests against the deployment, and meanwhile /healthz and a player's
+    send, set against the same with nobody there."""
+    players = tokens.read_text().split()
+    figures: dict = {}
+    with deployed(settings, STATIC_ROOT=str(static)) as site:
+        answer_times(site.url, players, 20)  # warm up; not counted
+        figures["alone"] = answer_times(site.url, players, 200)
+        loop = asyncio.new_event_loop()
+        opened = loop.run_until_complete(_hostile(site.proxy.port, 2000, 1000, 200))
+        figures["streams_from_many"] = opened["many"]
+        figures["streams_from_one_address"] = opened["one_address"]
+        figures["under_attack"] = answer_times(site.url, players, 200)
+
+        async def closed_half_open(seconds: float) -> int:
+            async def closed(reader) -> bool:
+                try:
+                    return await asyncio.wait_for(reader.read(), seconds) == b""
+                except ConnectionResetError:
+                    return True
+                except TimeoutError:
+                    return False
+
+            return sum(await asyncio.gather(*(closed(reader) for reader in opened["half"])))
+
+        figures["half_open_closed_within_15_s"] = loop.run_until_complete(closed_half_open(15))
+        for writer in opened["held"]:
+            writer.close()
+        loop.run_until_complete(asyncio.sleep(0.5))
+        loop.close()
+    figures["audit"] = audit(settings)
+    return figures
+
+
 # -- a client that retries with its idempotency key -------------------------------------
 
 
@@ -906,7 +1019,9 @@ def main() -> None:
     parser.add_argument("--growth-messages", type=int, default=1_000_000)
     parser.add_argument("--heavy-messages", type=int, default=10_000)
     parser.add_argument(
-        "--skip", default="", help="comma list: model,backlog,audience,growth,scale,faults"
+        "--skip",
+        default="",
+        help="comma list: model,backlog,audience,hostile,growth,scale,faults",
     )
     parser.add_argument(
         "--backlog-seconds", type=int, default=90, help="how long the worker is stopped"
@@ -1039,6 +1154,29 @@ def main() -> None:
             f"{watched['replies']}; audit {watched['audit'].split(' ')[0]}"
         )
         log(f"  CPU ms per message: {watched['cpu_ms_per_message']}")
+
+    if "hostile" not in settings.skip:
+        log(
+            "Hostile: 2,000 anonymous event streams from 100 addresses, 200 from one address "
+            "and 1,000 half-open requests, through the proxy; /healthz and a player's send "
+            "meanwhile, against nobody there"
+        )
+        hostile = hostile_run(settings, static, tokens)
+        report["hostile"] = hostile
+        alone, attacked = hostile["alone"], hostile["under_attack"]
+        log(
+            f"  streams from 100 addresses: {hostile['streams_from_many']}; from one: "
+            f"{hostile['streams_from_one_address']}; half-open closed within 15 s: "
+            f"{hostile['half_open_closed_within_15_s']}/1000"
+        )
+        log(
+            f"  /healthz p50 {alone['healthz_p50_ms']} / p99 {alone['healthz_p99_ms']} ms alone, "
+            f"{attacked['healthz_p50_ms']} / {attacked['healthz_p99_ms']} ms meanwhile; send "
+            f"p50 {alone['send_p50_ms']} / p99 {alone['send_p99_ms']} ms alone, "
+            f"{attacked['send_p50_ms']} / {attacked['send_p99_ms']} ms meanwhile; unusual "
+            f"answers {len(alone['unusual']) + len(attacked['unusual'])}; audit "
+            f"{hostile['audit'].split(' ')[0]}"
+        )
 
     if "growth" not in settings.skip:
         log(

@@ -49,9 +49,9 @@ def wait_for_port(port: int, seconds: float = 15) -> None:
 
 class Engine:
     """bin/proxy in front of the web process at `web_address`; `url` is the public side,
-    `publish_url` the app's LIVE_PUBLISH_URL."""
+    `publish_url` the app's LIVE_PUBLISH_URL; `settings`, more of bin/proxy's environment."""
 
-    def __init__(self, web_address: str, run_dir: Path, *, redis_url: str = ""):
+    def __init__(self, web_address: str, run_dir: Path, *, redis_url: str = "", **settings: str):
         self.port, self.publish_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.publish_url = f"http://127.0.0.1:{self.publish_port}/publish"
@@ -62,6 +62,7 @@ class Engine:
             "PUBLISH_LISTEN": f"127.0.0.1:{self.publish_port}",
             "PROXY_RUN_DIR": str(run_dir),
             "PROXY_WORKER_CONNECTIONS": "4096",
+            **settings,
         }
         if redis_url:
             env["NCHAN_REDIS_URL"] = redis_url

@@ -1,0 +1,197 @@
+"""Every server we ship bounds what an anonymous client can hold: the proxy (bin/proxy)
+caps the streams per address and in all with a 503 that says so, and closes a request whose
+head stops coming; without the proxy, the app's ASGI server (`bin/run`, the stream
+process) answers a head that is slow or too large with 408 or 431 and closes it."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.engine import Engine, free_port, needs_engine, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.slow]
+
+EVENTS = b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+HALF_OPEN = b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
+async def status_of(port: int, request: bytes, *, source: str = "127.0.0.1"):
+    """The status a request is answered with, and the connection (held open)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    writer.write(request)
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 10)
+    return int(line.split()[1]), reader, writer
+
+
+async def answer_of(reader: asyncio.StreamReader) -> bytes:
+    """The rest of what the server says, until it closes the connection (or resets it: nginx
+    resets the connections it times out, their memory freed at once)."""
+    try:
+        return await asyncio.wait_for(reader.read(), 30)
+    except ConnectionResetError:
+        return b""
+
+
+@needs_engine
+def test_the_proxy_caps_streams_per_address_and_in_all_with_a_503(tmp_path):
+    engine = Engine(
+        f"127.0.0.1:{free_port()}",  # no web process needed: the engine holds these
+        tmp_path / "proxy",
+        PROXY_STREAMS_PER_ADDRESS="4",
+        PROXY_STREAMS_MAX="10",
+    )
+
+    async def scenario():
+        held, writers = [], []
+        try:
+            for _ in range(6):  # one address: 4 held, then refused
+                status, reader, writer = await status_of(engine.port, EVENTS)
+                held.append(status)
+                writers.append(writer)
+                if status == 503:  # kept alive: what it says, not its end
+                    refusal = await asyncio.wait_for(reader.readuntil(b"}\n"), 10)
+            assert held == [200] * 4 + [503] * 2
+            assert b"Retry-After: 5" in refusal
+            assert b'"code": "unavailable"' in refusal
+            # Other addresses are not held back by that one, up to the cap in all.
+            others = []
+            for number in range(2, 10):
+                status, _, writer = await status_of(
+                    engine.port, EVENTS, source=f"127.0.0.{number}"
+                )
+                others.append(status)
+                writers.append(writer)
+            assert others == [200] * 6 + [503] * 2
+            # The pages and the API are not streams: still answered past the cap.
+            status, _, _ = await status_of(
+                engine.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            assert status == 502  # nginx's own answer: no web process in this test
+            # A stream that ends frees its place.
+            writers.pop(0).close()
+            await asyncio.sleep(0.3)
+            status, _, writer = await status_of(engine.port, EVENTS)
+            writers.append(writer)
+            assert status == 200
+        finally:
+            for writer in writers:
+                writer.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.stop()
+
+
+@needs_engine
+def test_the_proxy_closes_a_request_whose_head_stops_coming(tmp_path):
+    engine = Engine(f"127.0.0.1:{free_port()}", tmp_path / "proxy", PROXY_REQUEST_TIMEOUT="1s")
+
+    async def scenario():
+        connections = [await asyncio.open_connection("127.0.0.1", engine.port) for _ in range(50)]
+        for _, writer in connections[:25]:
+            writer.write(HALF_OPEN)  # the rest of the connections send nothing at all
+        started = time.monotonic()
+        closed = await asyncio.gather(*(answer_of(reader) for reader, _ in connections))
+        waited = time.monotonic() - started
+        for _, writer in connections:
+            writer.close()
+        return closed, waited
+
+    try:
+        closed, waited = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    assert closed == [b""] * 50  # each closed by the proxy, nothing held
+    assert waited < 25  # long before the client's own 30 s would have given up
+
+
+def database_environment() -> dict[str, str]:
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"SQLITE_PATH": database["NAME"]}
+    user = database["USER"] or "postgres"
+    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
+    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{database['NAME']}"}
+
+
+@pytest.fixture
+def embedded_server(transactional_db):
+    """The app's own ASGI server as bin/run starts it, with a 1 s bound on a request's head."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chatpot_project.asgi:application",
+            "--port",
+            str(port),
+            "--limit-concurrency",
+            "1000",
+            "--timeout-keep-alive",
+            "5",
+            "--http",
+            "chatpot_project.http:BoundedHttpToolsProtocol",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            **database_environment(),
+            "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SERVE_STATIC": "0",
+            "REQUEST_HEAD_TIMEOUT_SECONDS": "1",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_port(port, 30)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_app_server_answers_a_slow_or_huge_head_and_closes_it(embedded_server):
+    port = embedded_server
+
+    async def scenario():
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(300)]
+        for _, writer in connections[:200]:
+            writer.write(HALF_OPEN)  # the rest send nothing at all
+        # Meanwhile, everything else is answered as usual.
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        answers = await asyncio.gather(*(answer_of(reader) for reader, _ in connections))
+        for _, writer in connections:
+            writer.close()
+        # A head too large is refused as it comes, not read to its end.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 100_000)
+        await writer.drain()
+        too_large = await answer_of(reader)
+        writer.close()
+        return health, answers, too_large
+
+    health, answers, too_large = asyncio.run(scenario())
+    assert health.status_code == 200
+    assert {answer.split(b"\r\n")[0] for answer in answers} == {b"HTTP/1.1 408 Request Timeout"}
+    assert too_large.startswith(b"HTTP/1.1 431 ")
