@@ -180,3 +180,24 @@ def _streams_database_closed(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         close_stream_database()
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Every test that used the database ends with the ledger's audit clean: whatever it
+    did (sends, wins, resets, grants, workers killed mid-reply), no credit was created or
+    lost and no nonce skipped. A test that breaks the ledger on purpose, or cannot reach it,
+    says why (`no_ledger_audit`)."""
+    result = yield
+    uses_database = item.get_closest_marker(
+        "django_db"
+    ) is not None or not DATABASE_FIXTURES.isdisjoint(item.fixturenames)
+    if uses_database and item.get_closest_marker("no_ledger_audit") is None:
+        from wallet.audit import audit_ledger
+
+        report = audit_ledger()
+        assert report.clean, f"{report.summary()} {' | '.join(report.breaches)}"
+    return result

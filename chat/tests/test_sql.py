@@ -23,6 +23,7 @@ def read_by_hand(player) -> dict:
         return sql.open_send(player.pk)
 
 
+@pytest.mark.no_ledger_audit("runs the send's first statement alone, without its settlement")
 @pytest.mark.parametrize("window", GameConfig.PricingWindow.values)
 def test_what_the_send_reads_by_hand_is_what_the_orm_reads(player, configure, window):
     configure(win_chance=Decimal("0.123457"), pricing_window=window, pot_share_percent=80)
@@ -50,6 +51,7 @@ def test_what_the_send_reads_by_hand_is_what_the_orm_reads(player, configure, wi
     assert (row["nonce"], row["ordinal"]) == (1, 2)
 
 
+@pytest.mark.no_ledger_audit("runs the send's first statement alone, without its settlement")
 def test_an_inactive_player_reads_nothing(player):
     player.is_active = False
     player.save()

@@ -71,6 +71,7 @@ def test_healthz_reports_the_database(client):
     assert client.get("/healthz", HTTP_HOST="10.1.2.3").status_code == 200
 
 
+@pytest.mark.no_ledger_audit("the database is made unreachable")
 def test_healthz_says_when_the_database_is_unreachable(client, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("connection refused")
