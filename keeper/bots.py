@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from . import rules
 from .conf import timings
 from .context import BotContext
+from .rules import claim_rules, price_rules, share_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -104,17 +105,35 @@ class OpenAICompatibleBot:
                 f" Round {open_round - 1} was won by {context.last_winner} "
                 f"({context.last_payout} credits)."
             )
+        prices, claim = price_rules(context), claim_rules(context)
+        rules = " ".join(
+            filter(
+                None,
+                [
+                    prices["price_rule"],
+                    prices["price_reset"],
+                    f"Each message has a {context.odds_percent}% chance to win the whole pot; "
+                    f"a win pays it at once, and {prices['after_win_price']}.",
+                    share_sentence(context),
+                    f"Daily claim: {context.daily_claim} credits per 24 hours. "
+                    + claim["claim_now"]
+                    if context.daily_claim
+                    else "There is no daily claim.",
+                    f"New players get {context.signup_grant} credits; a message is at most "
+                    f"{context.max_message_chars} characters.",
+                ],
+            )
+        )
         return (
             "You are the Keeper of the pot in ChatPot, a chat game. Stay in character: warm, "
-            "brief (at most three sentences), always in English. Every message costs credits; "
-            f"the price is {context.price_base} + {context.price_step} x the player's messages "
-            f"this round. Each message has a {context.odds_percent}% chance to win the whole "
-            "pot. Draws are provably fair (HMAC-SHA256 of a committed server seed, the player's "
-            "client seed and a nonce). You cannot move credits, change odds or grant anything; "
-            f"never promise to. Facts now: player {context.player_name}; this message cost "
+            "brief (at most three sentences), always in English. The rules, exactly as they "
+            f"stand (never state others): {rules} Draws are provably fair (HMAC-SHA256 of a "
+            "committed server seed, the player's client seed and a nonce). You cannot move "
+            "credits, change odds or grant anything; never promise to. Facts now: player "
+            f"{context.player_name}, message number {context.ordinal}; this message cost "
             f"{context.price}; next costs {context.next_price}; balance {context.balance}; pot "
-            f"{context.pot} in round {open_round}; daily claim {context.daily_claim} credits "
-            f"per 24 hours. {outcome} You may use Markdown for emphasis or lists."
+            f"{context.pot} in round {open_round}. {outcome} Plain text or simple Markdown "
+            "(emphasis, lists); no headings, no links."
         )
 
     def request_body(self, context: BotContext) -> dict:

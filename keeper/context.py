@@ -2,12 +2,16 @@
 happened since the player's previous one, the game's rules and the rounds around it."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+
+from django.utils import timezone
 
 from chat.models import Message
 from chat.selectors import recent_exchanges
 from pot.fairness import as_percent
 from pot.models import GameConfig, Round
+from wallet.services import DAILY_CLAIM_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,33 @@ class BotContext:
     # The round closed last before the open one: who won it and what (no one: reset).
     last_winner: str = ""
     last_payout: int = 0
+    # The rest of the game's rules, as the operator set them.
+    pricing_window: str = "round"  # GameConfig.PricingWindow: round, day or lifetime
+    pot_seed: int = 0
+    signup_grant: int = 100
+    max_message_chars: int = 500
+    time_zone: str = "UTC"  # the day window's midnight is this zone's
+    # When the message was sent, and when the player's next daily claim opens (None: it
+    # is open, or there is no daily claim).
+    sent_at: datetime | None = None
+    next_claim_at: datetime | None = None
 
     @property
     def open_round(self) -> int:
         """The round open after the message: the next one if the message won."""
         return self.round_number + 1 if self.won else self.round_number
+
+    @property
+    def counted_in_window(self) -> int | None:
+        """The player's messages that count towards their next price, this one included
+        (None where the price does not count them: a step of 0)."""
+        if not self.price_step:
+            return None
+        return (self.next_price - self.price_base) // self.price_step
+
+    @property
+    def claim_open(self) -> bool:
+        return bool(self.daily_claim) and self.next_claim_at is None
 
     @property
     def odds_percent(self) -> str:
@@ -114,7 +140,22 @@ def _context(
         claimed=claimed,
         last_winner=last_closed.winner.username if last_closed and last_closed.winner else "",
         last_payout=last_closed.payout if last_closed else 0,
+        pricing_window=config.pricing_window,
+        pot_seed=config.pot_seed,
+        signup_grant=config.signup_grant,
+        max_message_chars=config.max_message_chars,
+        time_zone=timezone.get_default_timezone_name(),
+        sent_at=message.created_at,
+        next_claim_at=_next_claim_at(message, config),
     )
+
+
+def _next_claim_at(message: Message, config: GameConfig) -> datetime | None:
+    """When the player may claim again, seen from the message's moment; None if now."""
+    if not config.daily_claim or message.last_claim_at is None:
+        return None
+    opens = message.last_claim_at + DAILY_CLAIM_INTERVAL
+    return opens if opens > message.created_at else None
 
 
 def _history(message: Message, turns: int) -> list[tuple[str, str]]:

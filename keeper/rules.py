@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import re
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 # -- Reading the message ------------------------------------------------------------------
 
@@ -41,6 +42,18 @@ INTENTS: dict[str, list[str]] = {
         r"\bam i (a |the )?winner\b",
     ],
     "what_now": [r"\bwhat now\b", r"\bwhat (do|should) i do\b", r"\bwhat next\b"],
+    "if_win": [
+        r"\bif i (ever )?win\b",
+        r"\bwhat happens (if|when) (i|you|someone|somebody|a message) wins?\b",
+        r"\bwhen i win\b",
+        r"\bwhat (do|would|will) i (get|win)\b",
+    ],
+    "count": [
+        r"\bhow many (messages|msgs|times|messages have i)\b",
+        r"\b(messages|msgs) (have i|did i|i have|i've) (sent|send|written)\b",
+        r"\bmy message count\b",
+        r"\bcount my messages\b",
+    ],
     "winners": [
         r"\bwho (has |just |last )?(won|wins|win)\b",
         r"\b(last|latest|recent|previous|biggest) (winner|winners|win|wins)\b",
@@ -63,6 +76,18 @@ INTENTS: dict[str, list[str]] = {
     ],
     "odds": [r"\b(odds|chance|chances|probability|likely|likelihood|how often)\b"],
     "round": [r"\b(what|which|current|this|new|next) round\b", r"\bround number\b"],
+    "price_reset": [
+        r"\b(price|prices|cost|costs|it) (reset|resets|go down|goes down|drop|drops|start again"
+        r"|starts again|come down|comes down)\b",
+        r"\bwhen (does|do|will) (the |my )?(price|prices|cost|it) (reset|go down|drop|start)\b",
+        r"\breset (the |my )?(price|prices)\b",
+    ],
+    "price_why": [
+        r"\bwhy (did|does|is|has|do) (my |the )?(price|prices|cost|it) (go|going|gone|went|rise"
+        r"|rising|risen|climb|climbing|increase|increasing|keep)",
+        r"\bwhy (is|are) (it|this|messages?|the price) (so |more )?(expensive|costly|pricey)\b",
+        r"\bwhy (am i paying|do i pay) more\b",
+    ],
     "price": [
         r"\b(price|prices|cost|costs|costing|expensive|cheap|fee|fees)\b",
         r"\b(charge|charged|pay|paid)\b",
@@ -131,6 +156,8 @@ def asked(text: str) -> list[str]:
         found.pop("what_now", None)  # the answer to "did I win?" says what comes next
     if "advice" in found:
         found.pop("odds", None)
+    if found.keys() & {"price_reset", "price_why"}:
+        found.pop("price", None)  # the answer says the price too
     # "Help" beside a real question is only a plea.
     if (
         "rules" in found
@@ -165,13 +192,13 @@ WON = [
     "Jackpot, {name}! {payout} credits are yours. Round {closed_round} is over (its seed is "
     "revealed, so anyone can check the draw), and round {round} starts at {next_price} a message.",
     "The pot is yours: {payout} credits! A fresh round {round} begins with {pot} in its pot, "
-    "and prices start again at {next_price}.",
+    "and your next message costs {next_price}.",
 ]
 
 # A round opened since the player's last message: someone else won (or an operator reset).
 NEW_ROUND_WON = [
     "Round {round} opened since your last message: {last_winner} took round {closed_round}'s "
-    "pot of {last_payout} credits, so prices start again.",
+    "pot of {last_payout} credits.",
     "News first: {last_winner} won round {closed_round} ({last_payout} credits) while you were "
     "away, and round {round} is open now.",
 ]
@@ -207,14 +234,12 @@ ANSWERS: dict[str, list[str]] = {
         "made by a fair roll, never by me.",
     ],
     "rules": [
-        "Every message costs {base} plus {step} for each message you already sent this round: "
-        "your next is {next_price}. {share_sentence} Each message has a {odds}% chance to win "
-        "the whole pot.",
-        "You write, you pay, the pot grows. Your next message costs {next_price}, rising by "
-        "{step} each time until someone wins and prices start again at {base}. Any message can "
-        "win, at {odds}%.",
-        "Prices start at {base} and climb by {step} per message in a round. {share_sentence} "
-        "Each message gets a provably fair roll, and a roll below {odds}% takes the pot.",
+        "{price_rule} {price_reset} Your next is {next_price}. {share_sentence} Each message "
+        "has a {odds}% chance to win the whole pot.",
+        "You write, you pay, the pot grows. {price_rule} {price_reset} Your next message costs "
+        "{next_price}, and any message can win, at {odds}%.",
+        "{price_rule} {price_reset} {share_sentence} Each message gets a provably fair roll, "
+        "and a roll below {odds}% takes the pot.",
     ],
     "odds": [
         "Each message has a {odds}% chance to win the pot, about 1 in {one_in}.",
@@ -223,18 +248,14 @@ ANSWERS: dict[str, list[str]] = {
     ],
     "advice": [
         "No message is luckier than another: each has the same {odds}% chance, whatever you "
-        "write or when. More messages buy more rolls, but in a round each costs {step} more "
-        "than the last (your next: {next_price}).",
+        "write or when. More messages buy more rolls; your next costs {next_price}. {climb}",
         "There's no trick: every roll is {odds}%, fixed. The only choice is how many rolls to "
-        "buy, and the price climbs by {step} per message this round (next: {next_price}).",
+        "buy, at {next_price} for the next. {climb}",
     ],
     "price": [
-        "That message cost {price} credits; the next one costs {next_price}. Prices start "
-        "again at {base} when a round ends.",
-        "Your next message costs {next_price} credits. Each one in a round costs {step} more "
-        "than the last.",
-        "You paid {price}. Next up: {next_price}, since the price climbs by {step} per message "
-        "in a round.",
+        "That message cost {price} credits; the next one costs {next_price}. {price_reset}",
+        "Your next message costs {next_price} credits. {climb} {price_reset}",
+        "You paid {price}. Next up: {next_price}. {climb}",
     ],
     "balance": [
         "You have {balance} credits{balance_note}: enough for {affordable} more at the rising "
@@ -271,15 +292,17 @@ ANSWERS: dict[str, list[str]] = {
         "every draw of it.",
     ],
     "claim": [
-        "You can claim {daily} free credits once every 24 hours, on the wallet page or here "
-        "when you run short.",
-        "Short of credits? Claim {daily} free ones every 24 hours on the wallet page.",
-        "The daily claim gives you {daily} credits, once per 24 hours.",
+        "{claim_now} It gives {daily} free credits once every 24 hours.",
+        "The daily claim gives you {daily} credits, once per 24 hours. {claim_now}",
+    ],
+    "claim_off": [
+        "There's no daily claim in this game: only an operator can grant you credits.",
+        "No free credits here, I'm afraid: this game has no daily claim. An operator can grant "
+        "credits.",
     ],
     "claimed": [
-        "Your claim of {claimed} credits came through; the next one opens 24 hours after it.",
-        "You claimed {claimed} credits since your last message; another claim opens 24 hours "
-        "later.",
+        "Your claim of {claimed} credits came through. {claim_now}",
+        "You claimed {claimed} credits since your last message. {claim_now}",
     ],
     "winners": [
         "{last_winner} won round {closed_round}: {last_payout} credits. Every round's winner is "
@@ -299,8 +322,34 @@ ANSWERS: dict[str, list[str]] = {
         "Yes! Your last message won {previous_payout} credits in round {previous_round}. Round "
         "{round} is open now with {pot} in its pot, and your next message costs {next_price}.",
         "You did: {previous_payout} credits from round {previous_round}'s pot. What now? Round "
-        "{round} has begun, prices start again at {base}, and your next message costs "
-        "{next_price}.",
+        "{round} has begun, and your next message costs {next_price}.",
+    ],
+    "price_reset": [
+        "{price_reset_answer} Your next message costs {next_price}.",
+        "{price_reset_answer} For now, your next costs {next_price}.",
+    ],
+    "price_why": [
+        "{climb}{counted_so} your next costs {next_price}. {price_reset}",
+        "Because the price counts your messages. {climb}{counted_so} your next is {next_price}.",
+    ],
+    "if_win": [
+        "If your message wins, the whole pot is yours at once: {pot} credits now, and growing. "
+        "The round closes and its seed is revealed, so anyone can check the draw; round "
+        "{next_round} opens{seeded}, and {after_win_price}.",
+        "A win pays you the whole pot on the spot ({pot} credits as it stands). Round {round} "
+        "then closes with its seed revealed, round {next_round} opens{seeded}, and "
+        "{after_win_price}.",
+    ],
+    "count": [
+        "That was your message number {ordinal}.{counted}",
+        "You've sent {ordinal} messages in all, this one included.{counted}",
+    ],
+    "menu": [
+        "Ask me about the game: the price of your next message ({next_price}), your odds "
+        "({odds}%), the pot ({pot}), your balance, the daily claim, fairness, or what happens "
+        "if you win.",
+        "I can tell you the price ({next_price} for your next), your odds, the pot ({pot}), your "
+        "balance, the daily claim, how the draws are fair, and what a win brings. Just ask.",
     ],
     "my_win_no": [
         "Not this time: this message's roll was {roll}, and a win needs one below {win_line}.",
@@ -345,19 +394,179 @@ ANSWERS: dict[str, list[str]] = {
     ],
 }
 
+# A message in another language: a short answer, in that language where the keeper can
+# tell which, that it speaks English, with the price.
+FOREIGN = {
+    "fr": "Désolé, je ne parle qu'anglais ! Ton prochain message coûte {next_price} crédits, "
+    "et le pot en contient {pot}.",
+    "es": "Lo siento, solo hablo inglés. Tu próximo mensaje cuesta {next_price} créditos, y el "
+    "bote tiene {pot}.",
+    "de": "Tut mir leid, ich spreche nur Englisch. Deine nächste Nachricht kostet {next_price} "
+    "Credits, und im Topf liegen {pot}.",
+    "other": "Sorry, I only speak English. Your next message costs {next_price} credits, and "
+    "the pot holds {pot}.",
+}
+
+
+# Words that tell a language apart (and English's, to stay out of its way); letters a
+# language has and the others lack count once more.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_LANGUAGE_WORDS = {
+    "fr": _words(
+        "combien coûte coute mon ma mes ton prochain prochaine bonjour salut je suis est le la "
+        "les des une pourquoi comment quel quelle merci gagner gagné c'est cagnotte prix oui "
+        "avec pour qui quoi vous crédits solde règles"
+    ),
+    "es": _words(
+        "cuánto cuanto cuesta mi mis tu próximo proximo siguiente hola qué cómo como por el "
+        "los las mensaje gracias ganar gané es está soy tengo bote precio sí con para quién "
+        "dónde cuál créditos saldo reglas"
+    ),
+    "de": _words(
+        "wie viel kostet meine mein nächste naechste nachricht hallo ich ist der die das warum "
+        "was danke gewinnen gewonnen bin habe nicht und mit für topf preis ja nein wer wo "
+        "guten tag regeln guthaben"
+    ),
+    "en": _words(
+        "the is a my how what much i you does do cost costs next message hello hi pot price "
+        "win odds balance are and to of it can why who thanks me your this"
+    ),
+}
+_LANGUAGE_LETTERS = {"fr": "çèêàùœî", "es": "ñ¿¡", "de": "äöüß"}
+
+
+def language_of(text: str) -> str | None:
+    """The language of a message the keeper should not answer in English: "fr", "es", "de",
+    "other" (not in Latin letters), or None (English, or too little to tell)."""
+    lowered = text.lower()
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", lowered)
+    letters = [c for c in lowered if c.isalpha()]
+    if (
+        letters
+        and sum(c.isascii() or c in "àâçéèêëîïôùûüÿæœäöñß¿¡áíóú" for c in letters)
+        < len(letters) / 2
+    ):
+        return "other"
+    scores = {
+        language: sum(word in known for word in words)
+        for language, known in _LANGUAGE_WORDS.items()
+    }
+    for language, marks in _LANGUAGE_LETTERS.items():
+        scores[language] += any(mark in lowered for mark in marks)
+    english = scores.pop("en")
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= 2 and scores[best] > english else None
+
+
 # A message this long that asks nothing gets a line that says so.
 LONG_MESSAGE_CHARS = 200
+
+
+def price_rules(context) -> dict[str, str]:
+    """The pricing rules in sentences, for the window, base and step the operator set: the
+    built-in keeper's lines and the model's prompt say these, and nothing else of prices."""
+    base, step, window = context.price_base, context.price_step, context.pricing_window
+    if not step:
+        return {
+            "price_rule": f"Every message costs {base}, however many you send.",
+            "climb": f"The price stays at {base}.",
+            "price_reset": "",
+            "after_win_price": f"messages still cost {base}",
+        }
+    return {
+        "round": {
+            "price_rule": f"Every message costs {base} plus {step} for each message you "
+            "already sent this round.",
+            "climb": f"Each message in a round costs {step} more than the one before.",
+            "price_reset": f"Prices start again at {base} when a round ends.",
+            "after_win_price": f"everyone's next message costs {base} again",
+        },
+        "day": {
+            "price_rule": f"Every message costs {base} plus {step} for each message you "
+            "already sent today.",
+            "climb": f"Each message you send in a day costs {step} more than the one before.",
+            "price_reset": f"Prices start again at {base} at midnight ({context.time_zone}), "
+            "not when a round ends.",
+            "after_win_price": "your price still counts the messages you sent today (it "
+            "starts again at midnight)",
+        },
+        "lifetime": {
+            "price_rule": f"Every message costs {base} plus {step} for each message you "
+            "have ever sent.",
+            "climb": f"Each message you send costs {step} more than the one before, for good.",
+            "price_reset": "Prices never start again: not at a round's end, not at midnight.",
+            "after_win_price": "your price still counts every message you ever sent",
+        },
+    }[window]
+
+
+def share_sentence(context) -> str:
+    if context.pot_share_percent == 100:
+        return "Every credit of a price goes into the pot."
+    if context.pot_share_percent == 0:
+        return "Prices go to the house; the pot grows only by what the house puts in."
+    return f"{context.pot_share_percent}% of each price goes into the pot, the rest to the house."
+
+
+def claim_rules(context) -> dict[str, str]:
+    """The daily claim, in sentences: where, and whether it is open now."""
+    daily = context.daily_claim
+    if not daily:
+        return {"claim_now": "", "claim_offer": "An operator can grant you more."}
+    if context.claim_open:
+        return {
+            "claim_now": "Your daily claim is ready now: on the wallet page, or with the Claim "
+            "button by the message box when you run short.",
+            "claim_offer": f"Your daily claim of {daily} credits is ready: claim it here or on "
+            "the wallet page.",
+        }
+    wait = _duration(context.next_claim_at - (context.sent_at or context.next_claim_at))
+    at = context.next_claim_at.astimezone(ZoneInfo(context.time_zone)).strftime("%H:%M")
+    return {
+        "claim_now": f"Your next claim opens in {wait} (at {at} {context.time_zone}), on the "
+        "wallet page.",
+        "claim_offer": f"Your next daily claim of {daily} credits opens in {wait}.",
+    }
+
+
+def _duration(span) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    if not hours and not minutes:
+        return "under a minute"
+    said = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        said.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(said)
+
+
+def _counted(context) -> str:
+    counted = context.counted_in_window
+    if counted is None:
+        return ""
+    if context.pricing_window == "lifetime":
+        return " Every one of them counts towards your price."
+    where = "in this round" if context.pricing_window == "round" else "today"
+    verb = "counts" if counted == 1 else "count"
+    return f" {counted} of them {where} {verb} towards your price."
+
+
+def _counted_so(context) -> str:
+    counted = context.counted_in_window
+    if counted is None:
+        return " So"
+    where = {"round": " this round", "day": " today", "lifetime": ""}[context.pricing_window]
+    plural = "" if counted == 1 else "s"
+    return f" You've sent {counted} message{plural}{where} that count, so"
 
 
 def figures(context, *, affordable: int) -> dict:
     """Everything a line may say, from the state the message left: after a win, the round
     and pot are the new round's."""
     closed_round = context.round_number if context.won else context.round_number - 1
-    claim_offer = (
-        f"The daily claim gives {context.daily_claim} free credits every 24 hours."
-        if context.daily_claim
-        else "An operator can grant you more."
-    )
     if context.claimed:
         balance_note = f", the {context.claimed} you claimed included"
     elif context.previous_won:
@@ -382,19 +591,24 @@ def figures(context, *, affordable: int) -> dict:
         "step": context.price_step,
         "daily": context.daily_claim,
         "claimed": context.claimed,
-        "claim_offer": claim_offer,
+        **claim_rules(context),
+        **price_rules(context),
+        "ordinal": context.ordinal,
+        "counted": _counted(context),
+        "counted_so": _counted_so(context),
+        "price_reset_answer": price_rules(context)["price_reset"]
+        or f"There's nothing to reset: every message costs {context.price_base}.",
+        "next_round": context.open_round + 1,
+        "seeded": f" with {context.pot_seed} credits from the house in its pot"
+        if context.pot_seed
+        else " with an empty pot",
         "seed_hash": context.server_seed_hash[:12],
         "affordable": affordable,
         "last_winner": context.last_winner,
         "last_payout": context.last_payout,
         "previous_payout": context.previous_payout,
         "previous_round": context.previous_round,
-        "share_sentence": (
-            "Every credit goes into the pot."
-            if context.pot_share_percent == 100
-            else f"{context.pot_share_percent}% of each price goes into the pot, the rest to "
-            "the house."
-        ),
+        "share_sentence": share_sentence(context),
     }
 
 
@@ -403,8 +617,11 @@ def compose(context, *, affordable: int) -> str:
     values = figures(context, affordable=affordable)
 
     def say(kind: str, lines: list[str] | None = None) -> str:
-        return pick(lines or ANSWERS[kind], kind, context.ordinal).format(**values)
+        line = pick(lines or ANSWERS[kind], kind, context.ordinal).format(**values)
+        return " ".join(line.split())  # a rule that says nothing leaves no gap
 
+    if language := language_of(context.text):
+        return FOREIGN[language].format(**values)
     intents = asked(context.text)
     news_first = not context.won and _round_opened_meanwhile(context)
     parts = []
@@ -426,7 +643,9 @@ def compose(context, *, affordable: int) -> str:
     if context.claimed and not {"claim", "balance"} & set(intents) and not context.won:
         parts.append(say("claimed"))
     if not intents and not parts:
-        if is_question(context.text):
+        if context.text.strip() and not any(c.isalnum() for c in context.text):
+            parts.append(say("menu"))  # a bare "?": what can be asked
+        elif is_question(context.text):
             parts.append(say("off_topic"))
         elif len(context.text) >= LONG_MESSAGE_CHARS:
             parts.append(say("fallback_long"))
@@ -448,6 +667,10 @@ def _answer_for(intent: str, context, *, brief: bool) -> str:
         return f"{intent}_short"
     if intent in {"balance", "what_now"} and context.balance < context.next_price:
         return "balance_empty"
+    if intent == "price_why" and not context.price_step:
+        return "price"  # the price does not climb: nothing to explain
+    if intent == "claim" and not context.daily_claim:
+        return "claim_off"
     if intent == "claim" and context.claimed:
         return "claimed"
     if intent == "my_win":
