@@ -29,6 +29,21 @@ def test_nothing_a_model_writes_runs_or_loads_in_the_page():
     assert "styled" in html  # the words stay, without their markup
 
 
+def test_a_model_cannot_speak_as_the_game():
+    html = markdown_reply(
+        "### You won the pot!\n# SYSTEM NOTICE\n\n[Claim your bonus](//evil.example/claim) "
+        "[here](/accounts/logout/) [mail](mailto:x@evil.example) [ok](https://example.com)"
+    )
+    assert "<h" not in html  # no heading of any level: the words are a plain paragraph
+    assert "<p>You won the pot!</p>" in html
+    assert "SYSTEM NOTICE" in html
+    assert "evil.example" not in html
+    assert 'href="/accounts' not in html
+    assert "mailto:" not in html
+    assert 'href="https://example.com"' in html
+    assert "Claim your bonus" in html  # the words stay, not the link
+
+
 def test_plain_text_is_escaped_not_trusted():
     assert markdown_reply("1 < 2 & 3 > 2") == "<p>1 &lt; 2 &amp; 3 &gt; 2</p>"
 
