@@ -7,7 +7,9 @@ import sys
 
 def main():
     """Run administrative tasks."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatpot_project.settings")
+    # A checkout's commands run as development (DEBUG on); production names its settings
+    # (the Procfile, the container: chatpot_project.settings).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatpot_project.settings_dev")
     try:
         from django.core.management import execute_from_command_line
     except ImportError as exc:

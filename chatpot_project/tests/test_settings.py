@@ -96,3 +96,39 @@ def test_loading_the_wsgi_app_imports_the_views_and_opens_no_connection():
     )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.split("\n")[0] == "True []"
+
+
+def run_clean(*command: str) -> subprocess.CompletedProcess:
+    """A command in a checkout as a newcomer runs it: nothing of Django's set."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    return subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_manage_py_runs_in_a_checkout_with_nothing_set():
+    checked = run_clean("manage.py", "check")
+    assert checked.returncode == 0, checked.stderr
+    assert "no issues" in checked.stdout
+
+
+@pytest.mark.parametrize("entry_point", ["chatpot_project.wsgi", "chatpot_project.asgi"])
+def test_production_entry_points_still_refuse_to_start_without_a_secret_key(entry_point):
+    loaded = run_clean("-c", f"import {entry_point}")
+    assert loaded.returncode != 0
+    assert "SECRET_KEY is not set" in loaded.stderr
+
+
+def test_the_container_runs_production_settings():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "DJANGO_SETTINGS_MODULE=chatpot_project.settings " in dockerfile

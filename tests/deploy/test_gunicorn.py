@@ -76,7 +76,8 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
 
 
 def procfile() -> dict[str, list[str]]:
-    """The Procfile's process types and their commands."""
+    """The Procfile's process types and their commands (with the environment a command
+    sets itself, `NAME=value ...`, as a shell runs it)."""
     lines = (ROOT / "Procfile").read_text().splitlines()
     return {
         name.strip(): shlex.split(command)
@@ -86,6 +87,10 @@ def procfile() -> dict[str, list[str]]:
 
 def start(command: list[str], env: dict) -> subprocess.Popen:
     """A Procfile command, run from the repository root with this environment's tools."""
+    while "=" in command[0]:  # NAME=value before the program: its environment
+        name, value = command[0].split("=", 1)
+        env = {**env, name: value}
+        command = command[1:]
     program = Path(sys.executable).with_name(command[0])
     if command[0] == "python":
         program = Path(sys.executable)
@@ -130,6 +135,10 @@ def read_stream(url: str, *, headers: dict | None = None, until: str, seconds: f
 
 def test_the_procfile_names_every_process():
     assert set(procfile()) == {"release", "web", "stream", "worker"}
+    # manage.py alone runs as development: each command of it names production's settings.
+    for name, command in procfile().items():
+        if "manage.py" in command:
+            assert command[0] == "DJANGO_SETTINGS_MODULE=chatpot_project.settings", name
 
 
 @pytest.mark.parametrize(
