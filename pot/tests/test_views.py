@@ -15,7 +15,7 @@ def test_landing_page_explains_the_game_and_shows_the_pot(client, player, config
     send_message(player=player, body="hi")
     html = client.get(reverse("home")).content.decode()
     assert "Every message could win the pot." in html
-    assert 'aria-label="Pot of round 1: 5 credits"' in html
+    assert "Pot · round 1</span>\n  <strong class=\"pot-amount\">5</strong>" in html
     assert Round.objects.get().server_seed_hash in html
     assert "No one has won yet." in html
     assert reverse("register") in html
@@ -44,7 +44,7 @@ def test_pot_figure_answers_an_unchanged_pot_with_304(client, player, configure)
     changed = client.get(reverse("pot-figure"), HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
     assert changed["ETag"] != etag
-    assert "5 credits" in changed.content.decode()
+    assert 'class="pot-amount">5</strong>' in changed.content.decode()
 
 
 def test_fairness_page_shows_commitments_not_open_seeds(client, player, configure):

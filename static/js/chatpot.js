@@ -79,7 +79,6 @@
     if (figure) {
       $(".pot-amount", figure).textContent = amount;
       $(".pot-label", figure).textContent = `Pot · round ${round}`;
-      figure.setAttribute("aria-label", `Pot of round ${round}: ${amount} credits`);
       figure.dataset.round = round;
     }
     const quoteRound = document.getElementById("quote-round");
@@ -241,6 +240,55 @@
     }
   };
 
+  // -- The conversation, one Tab stop ------------------------------------------------------
+  // A keyboard reaches the conversation in one Tab (its newest message, or the one it was
+  // last in) and moves between messages with the arrow keys; a message's own controls
+  // (its draw receipt, Copy) are in the Tab order only while the keyboard is in it. Tabbing
+  // past a long conversation to the composer costs one stop, not two per exchange.
+
+  const CONTROLS = "summary, [data-copy], .receipt a, [data-stop-reply]";
+  const messagesOf = (list) => [...list.querySelectorAll(":scope > li.bubble")];
+  const enter = (list, current) => {
+    messagesOf(list).forEach((item) => {
+      const here = item === current;
+      item.tabIndex = here ? 0 : -1;
+      item.querySelectorAll(CONTROLS).forEach((control) => {
+        control.tabIndex = here ? 0 : -1;
+      });
+    });
+  };
+  const rove = () => {
+    const list = conversation();
+    if (!list) return;
+    const items = messagesOf(list);
+    const current = items.find((item) => item.contains(document.activeElement));
+    enter(list, current || items[items.length - 1]);
+  };
+  document.addEventListener("focusin", (event) => {
+    const item = event.target.closest && event.target.closest("#conversation > li.bubble");
+    if (item) enter(item.parentElement, item);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+    const item = event.target.closest && event.target.closest("#conversation > li.bubble");
+    if (!item || event.target !== item) return;
+    const items = messagesOf(item.parentElement);
+    const next = items[items.indexOf(item) + (event.key === "ArrowUp" ? -1 : 1)];
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  });
+
+  // -- The skip link lands where the page's work is (the chat's composer) -------------------
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest(".skip-link");
+    const target = link && document.querySelector(link.getAttribute("href"));
+    if (!target) return;
+    event.preventDefault();
+    target.focus();
+  });
+
   // -- Copying a reply --------------------------------------------------------------------
 
   const offerCopy = (root) => {
@@ -388,6 +436,7 @@
   // Whatever htmx puts on the page (a sent message, a finished reply) gets its buttons.
   document.addEventListener("htmx:load", (event) => {
     offerCopy(event.detail.elt);
+    rove();
     catchUp(event.detail.elt.parentElement || event.detail.elt);
   });
 
@@ -402,6 +451,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     openLive();
     offerCopy(document);
+    rove();
     countCharacters();
     if (conversation()) {
       const fresh = document.querySelector(".win-card.fresh");
