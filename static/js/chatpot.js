@@ -40,6 +40,7 @@
         return;
       }
       if (data.name === "state") {
+        if (data.open && !live.open) streamOpened();
         live.open = data.open;
         return;
       }
@@ -59,6 +60,7 @@
     const from = live.lastId ? `last_event_id=${encodeURIComponent(live.lastId)}` : "";
     const source = new EventSource(from ? `${url}${url.includes("?") ? "&" : "?"}${from}` : url);
     const state = (open) => {
+      if (open && !live.open) streamOpened();
       live.open = open;
       if (live.channel) live.channel.postMessage({ name: "state", open });
     };
@@ -110,13 +112,17 @@
     toast(`${who} won the pot: ${payout} credits in round ${round}!`, "toast-win");
   };
 
+  // A toast floats below the header; on the chat page it sits in the composer instead, in
+  // the page's flow, so that it never covers a message (the newest stays in view above it).
   const toast = (text, kind) => {
-    const area = document.getElementById("toasts");
+    const area = document.getElementById("composer-toasts") || document.getElementById("toasts");
     if (!area) return;
+    const following = area.id === "composer-toasts" && nearBottom();
     const note = document.createElement("p");
     note.className = `toast ${kind}`;
     note.textContent = text;
     area.append(note);
+    if (following) window.scrollTo({ top: document.body.scrollHeight });
     setTimeout(() => note.remove(), TOAST_MS);
   };
 
@@ -172,6 +178,7 @@
   };
 
   const replyDone = (message) => {
+    if (refetching.has(`reply-${message.id}`)) endedMeanwhile.add(`reply-${message.id}`);
     const reply = replyElement(message.id);
     if (!reply) {
       keepEarly(message.id, "done", message);
@@ -201,14 +208,25 @@
   };
 
   const refetching = new Set();
+  const endedMeanwhile = new Set(); // replies whose end came while they were fetched
   const refetch = (reply) => {
     if (refetching.has(reply.id) || !window.htmx) return;
     refetching.add(reply.id);
-    const done = () => refetching.delete(reply.id);
+    const done = () => {
+      refetching.delete(reply.id);
+      // What was fetched may predate an end heard meanwhile: ask once more.
+      const fresh = document.getElementById(reply.id);
+      if (endedMeanwhile.delete(reply.id) && fresh && fresh.hasAttribute("data-reply-live")) {
+        refetch(fresh);
+      }
+    };
     window.htmx
       .ajax("GET", reply.dataset.replyUrl, { target: reply, swap: "outerHTML" })
       .then(done, done);
   };
+  // A stream that opens (or comes back) heard nothing of what happened before it: each
+  // reply the page shows as still being written is asked for as it stands.
+  const streamOpened = () => document.querySelectorAll("[data-reply-live]").forEach(refetch);
 
   const liveHandlers = {
     pot: showPot,

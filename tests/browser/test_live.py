@@ -110,6 +110,11 @@ def test_a_win_is_announced_on_every_open_page_without_a_reload(
     expect(watcher.locator("#next-price")).to_have_text("5")  # a new round, a new price
     expect(watcher.locator("#send-price")).to_have_text("5")
     assert watcher.evaluate("window.chatpotSamePage") is True
+    # It covers no message: the newest stays whole above it.
+    toast_box = announcement.bounding_box()
+    newest = watcher.locator("#conversation > li").last.bounding_box()
+    assert newest["y"] + newest["height"] <= toast_box["y"], (newest, toast_box)
+    assert newest["y"] >= 0
     watcher.screenshot(path=screenshots / "win-announced-phone.png")
     expect(winner.locator(".win-card.fresh")).to_be_visible()
     expect(winner.locator(".toast-win")).to_have_count(0)  # the card says it already
