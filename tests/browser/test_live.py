@@ -101,10 +101,10 @@ def test_a_win_is_announced_on_every_open_page_without_a_reload(
     say(winner, "small talk")
     GameConfig.objects.filter(pk=1).update(win_chance=Decimal(1))
     say(winner, "feeling lucky")
-    started = time.monotonic()
+    # Told on the watcher's page by the stream, without a reload (how soon: bin/bench's
+    # audience scenario measures it).
     announcement = watcher.locator(".toast-win")
-    expect(announcement).to_contain_text("lucky won the pot: 20 credits in round 1", timeout=2_000)
-    assert time.monotonic() - started < 2
+    expect(announcement).to_contain_text("lucky won the pot: 20 credits in round 1")
     expect(watcher.locator("#quote-round")).to_have_text("2")
     expect(watcher.locator("#pot-figure .pot-label")).to_have_text("Pot · round 2")
     expect(watcher.locator("#next-price")).to_have_text("5")  # a new round, a new price
