@@ -67,7 +67,7 @@ def test_sending_with_htmx_appends_the_exchange_and_updates_the_rest(player_clie
     # The Send button says the same price as the quote line.
     assert 'id="send-button" hx-swap-oob="true">Send · <span id="send-price">10</span>' in html
     assert 'id="pot-figure"' in html
-    assert "Pot · round 1</span>\n  <strong class=\"pot-amount\">5</strong>" in html
+    assert 'Pot · round 1</span>\n  <strong class="pot-amount">5</strong>' in html
     assert 'id="idempotency-key" value="' in html
     # The keeper is still to write: the reply's bubble follows it (on the page's one
     # stream), from its first character, and can stop it.
@@ -230,7 +230,7 @@ def test_win_is_unmistakable_with_htmx(player_client, player, configure, htmx):
     assert "+15 credits" in html
     assert closed.server_seed in html
     assert "Round 2 has begun" in html
-    assert "Pot · round 2</span>\n  <strong class=\"pot-amount\">0</strong>" in html
+    assert 'Pot · round 2</span>\n  <strong class="pot-amount">0</strong>' in html
 
 
 def test_a_win_is_celebrated_in_the_conversation_once_after_the_redirect(player_client, configure):

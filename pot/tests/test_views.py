@@ -15,7 +15,7 @@ def test_landing_page_explains_the_game_and_shows_the_pot(client, player, config
     send_message(player=player, body="hi")
     html = client.get(reverse("home")).content.decode()
     assert "Every message could win the pot." in html
-    assert "Pot · round 1</span>\n  <strong class=\"pot-amount\">5</strong>" in html
+    assert 'Pot · round 1</span>\n  <strong class="pot-amount">5</strong>' in html
     assert Round.objects.get().server_seed_hash in html
     assert "No one has won yet." in html
     assert reverse("register") in html
