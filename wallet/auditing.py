@@ -87,7 +87,9 @@ def _run_due_in_thread(every: timedelta) -> None:
 async def audit_when_due(stopping: asyncio.Event) -> None:
     """The worker's auditor: looks every LEDGER_AUDIT_LOOK_EVERY seconds, runs what is due
     in a thread of its own (a whole-ledger read must not hold up the replies' database
-    thread)."""
+    thread). LEDGER_AUDIT_SECONDS=0 turns it off."""
+    if settings.LEDGER_AUDIT_EVERY <= 0:
+        return  # off: the audit runs elsewhere (`manage.py audit_ledger` on a schedule)
     every = timedelta(seconds=settings.LEDGER_AUDIT_EVERY)
     while not stopping.is_set():
         try:

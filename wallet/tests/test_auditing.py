@@ -140,3 +140,9 @@ def test_the_worker_runs_what_an_operator_asked_for(player, operator):
     assert done.is_set()
     assert latest_audit().reason.startswith("5 credits granted")
     assert latest_audit().finished_at <= timezone.now()
+
+
+def test_the_workers_audit_can_be_turned_off(settings, player):
+    settings.LEDGER_AUDIT_EVERY = 0
+    asyncio.run(asyncio.wait_for(audit_when_due(asyncio.Event()), 5))  # returns at once
+    assert not LedgerAudit.objects.exists()
