@@ -195,7 +195,11 @@ def test_the_page_follows_new_messages_only_from_the_bottom(
     assert page.evaluate("window.scrollY") == 0  # not pulled down
     jump.click()
     expect(jump).to_be_hidden()
-    assert page.evaluate("window.innerHeight + window.scrollY >= document.body.scrollHeight - 2")
+    # At the bottom, and kept there while the reply goes on growing (a swap settles a
+    # moment after it lands: waited for, not timed).
+    page.wait_for_function("window.innerHeight + window.scrollY >= document.body.scrollHeight - 2")
+    expect(page.locator(".bubble.bot").last).to_have_attribute("data-reply-status", "done")
+    page.wait_for_function("window.innerHeight + window.scrollY >= document.body.scrollHeight - 2")
     assert browser_errors == [], browser_errors
 
 
