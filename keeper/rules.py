@@ -573,6 +573,7 @@ def figures(context, *, affordable: int) -> dict:
         balance_note = f", your {context.previous_payout}-credit win included"
     else:
         balance_note = ""
+    prices = price_rules(context)
     return {
         "name": context.player_name,
         "price": context.price,
@@ -592,11 +593,11 @@ def figures(context, *, affordable: int) -> dict:
         "daily": context.daily_claim,
         "claimed": context.claimed,
         **claim_rules(context),
-        **price_rules(context),
+        **prices,
         "ordinal": context.ordinal,
         "counted": _counted(context),
         "counted_so": _counted_so(context),
-        "price_reset_answer": price_rules(context)["price_reset"]
+        "price_reset_answer": prices["price_reset"]
         or f"There's nothing to reset: every message costs {context.price_base}.",
         "next_round": context.open_round + 1,
         "seeded": f" with {context.pot_seed} credits from the house in its pot"

@@ -85,13 +85,15 @@ def _read(message_id: int, player_id: int) -> tuple[bool, Message | None]:
     """Whether the player is there and active, and if so their message (or None)."""
     message = player_message(player=player_id, message_id=message_id)
     if message is None:
-        return User.objects.filter(pk=player_id, is_active=True).exists(), None
+        return _player_active(player_id), None
     return message.player.is_active, message if message.player.is_active else None
 
 
-@stream_database
-def _active(player_id: int) -> bool:
+def _player_active(player_id: int) -> bool:
     return User.objects.filter(pk=player_id, is_active=True).exists()
+
+
+_active = stream_database(_player_active)
 
 
 @stream_database
