@@ -25,6 +25,7 @@ from chat.services import send_message
 from chatpot_project.redis_clients import redis_url, sync_client
 from keeper.models import Reply
 from keeper.streaming import RedisReplies, replies
+from tests.app_process import database_environment
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 
@@ -39,16 +40,6 @@ TIMINGS = {
     "KEEPER_SWEEP_SECONDS": "0.3",
     "KEEPER_POLL_SECONDS": "0.05",
 }
-
-
-def database_environment() -> dict[str, str]:
-    """The test database, as a process of its own reaches it."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"SQLITE_PATH": database["NAME"]}
-    user = database["USER"] or "postgres"
-    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{database['NAME']}"}
 
 
 def start_worker(model_url: str, *, concurrency: int = 16, **timings: str) -> subprocess.Popen:

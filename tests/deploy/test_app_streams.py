@@ -3,33 +3,20 @@ itself, under a real ASGI server: thousands of listeners cost it no thread each,
 still answers everything else."""
 
 import asyncio
-import os
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
+from tests.app_process import start_app_server
 from tests.engine import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENERS = 2000
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-def database_environment() -> dict[str, str]:
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"SQLITE_PATH": database["NAME"]}
-    user = database["USER"] or "postgres"
-    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{database['NAME']}"}
 
 
 def threads_of(pid: int) -> int:
@@ -75,32 +62,7 @@ def open_files():
 
 def test_two_thousand_listeners_hold_no_thread_each(open_files):
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chatpot_project.asgi:application",
-            "--port",
-            str(port),
-            "--limit-concurrency",
-            str(LISTENERS + 100),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            **database_environment(),
-            "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SERVE_STATIC": "0",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_app_server(port, "--limit-concurrency", str(LISTENERS + 100))
     try:
         wait_for_port(port, 30)
         idle = threads_of(server.pid)

@@ -4,17 +4,13 @@ head stops coming; without the proxy, the app's ASGI server (`bin/run`, the stre
 process) answers a head that is slow or too large with 408 or 431 and closes it."""
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 
+from tests.app_process import start_app_server
 from tests.engine import Engine, free_port, needs_engine, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,49 +113,19 @@ def test_the_proxy_closes_a_request_whose_head_stops_coming(tmp_path):
     assert waited < 25  # long before the client's own 30 s would have given up
 
 
-def database_environment() -> dict[str, str]:
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"SQLITE_PATH": database["NAME"]}
-    user = database["USER"] or "postgres"
-    host, port = database["HOST"] or "127.0.0.1", database["PORT"] or 5432
-    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{database['NAME']}"}
-
-
 @pytest.fixture
 def embedded_server(transactional_db):
     """The app's own ASGI server as bin/run starts it, with a 1 s bound on a request's head."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chatpot_project.asgi:application",
-            "--port",
-            str(port),
-            "--limit-concurrency",
-            "1000",
-            "--timeout-keep-alive",
-            "5",
-            "--http",
-            "chatpot_project.http:BoundedHttpToolsProtocol",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            **database_environment(),
-            "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SERVE_STATIC": "0",
-            "REQUEST_HEAD_TIMEOUT_SECONDS": "1",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_app_server(
+        port,
+        "--limit-concurrency",
+        "1000",
+        "--timeout-keep-alive",
+        "5",
+        "--http",
+        "chatpot_project.http:BoundedHttpToolsProtocol",
+        REQUEST_HEAD_TIMEOUT_SECONDS="1",
     )
     try:
         wait_for_port(port, 30)
