@@ -102,15 +102,7 @@ class PlayerAdmin(UserAdmin):
                 request, f"Granted {amount} credits to {len(players)} player(s).", messages.SUCCESS
             )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Grant credits",
-            "opts": self.model._meta,
-            "players": players,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/accounts/user/grant_credits.html", context)
+        return self._action_form(request, "grant_credits", "Grant credits", players, form)
 
     def has_set_seed_permission(self, request) -> bool:
         return request.user.is_staff and request.user.has_perm("accounts.change_user")
@@ -142,15 +134,22 @@ class PlayerAdmin(UserAdmin):
                 messages.SUCCESS,
             )
             return None
+        return self._action_form(
+            request, "set_client_seed", "Set a new client seed", players, form
+        )
+
+    def _action_form(self, request, action: str, title: str, players, form) -> TemplateResponse:
+        """An action's form, for the players selected; sent again with `confirm`."""
         context = {
             **self.admin_site.each_context(request),
-            "title": "Set a new client seed",
+            "title": title,
             "opts": self.model._meta,
             "players": players,
             "form": form,
+            "action": f"{action}_action",
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/accounts/user/set_client_seed.html", context)
+        return TemplateResponse(request, f"admin/accounts/user/{action}.html", context)
 
 
 # django.contrib.auth.admin, imported above, has registered it whatever the app order.
