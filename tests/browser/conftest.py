@@ -109,6 +109,11 @@ def screenshots() -> Path:
 def log_in(page, username: str) -> None:
     """A new player, registered by the service, logged in through the page."""
     register_player(username=username, password=PASSWORD)
+    sign_in(page, username)
+
+
+def sign_in(page, username: str) -> None:
+    """A player already registered, logged in through the page."""
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from accounts.services import register_player
 from chat.services import send_message
 from pot.models import GameConfig
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, sign_in
 from wallet.models import Account
 from wallet.services import claim_daily
 
@@ -37,14 +37,6 @@ def violations(page) -> list[str]:
     return found
 
 
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/chat/$"))
-
-
 @pytest.fixture
 def history(db):
     """A winner, and a player with a few exchanges of their own."""
@@ -66,7 +58,7 @@ def test_every_page_has_no_accessibility_violation(chromium, site, history, scre
     for path in SIGNED_OUT:
         page.goto(path)
         found[f"signed out {path}"] = violations(page)
-    log_in(page, "ada")
+    sign_in(page, "ada")
     expect(page.locator(".bubble.bot").last).to_have_attribute("data-reply-status", "done")
     for path in SIGNED_IN:
         page.goto(path)
@@ -90,19 +82,21 @@ ONE_LINE = """e => {
 }"""
 
 
-def test_the_phone_header_keeps_six_digit_figures_on_one_line(chromium, site, history):
+def test_the_phone_header_keeps_six_digit_figures_on_one_line(
+    chromium, site, history, screenshots
+):
     before = dict(Account.objects.values_list("pk", "balance"))
     Account.objects.filter(owner=history).update(balance=987_654)
     Account.objects.filter(kind=Account.Kind.POT).update(balance=123_456)
     context = chromium.new_context(base_url=site.url, viewport={"width": 360, "height": 740})
     page = context.new_page()
-    log_in(page, "ada")
+    sign_in(page, "ada")
     expect(page.locator("#balance")).to_have_text("987654")
     expect(page.locator("#pot-figure .pot-amount")).to_have_text("123456")
     for figure in ["#pot-figure", ".balance-chip", ".header-status .link-button"]:
         element = page.locator(figure)
         assert element.evaluate(ONE_LINE), (figure, element.inner_text())
-    page.screenshot(path=str(screenshots_dir() / "header-360-six-digits.png"))
+    page.screenshot(path=str(screenshots / "header-360-six-digits.png"))
     assert page.locator(".site-header nav ul").evaluate("u => u.scrollWidth <= u.clientWidth")
     wide = page.evaluate(
         "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
@@ -113,13 +107,6 @@ def test_the_phone_header_keeps_six_digit_figures_on_one_line(chromium, site, hi
     # The figures were set outside the ledger for the width alone: put them back.
     for pk, balance in before.items():
         Account.objects.filter(pk=pk).update(balance=balance)
-
-
-def screenshots_dir() -> Path:
-    from tests.browser.conftest import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
 
 
 def tab_to_composer(page) -> int:
@@ -137,7 +124,7 @@ def test_the_skip_link_lands_in_the_composer_and_a_conversation_is_one_tab_stop(
 ):
     context = chromium.new_context(base_url=site.url, viewport=SCREENS["desktop"])
     page = context.new_page()
-    log_in(page, "ada")
+    sign_in(page, "ada")
     page.goto("/wallet/")  # no field takes the focus first here: the skip link is first
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Skip to content")
