@@ -16,15 +16,21 @@ logger = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 
 
-def health_response() -> JsonResponse:
+def database_health() -> tuple[dict, int]:
+    """What /healthz says of the database, and its status code."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
         logger.exception("Health check: the database is unreachable")
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}, 200
+
+
+def health_response() -> JsonResponse:
+    health, status = database_health()
+    return JsonResponse(health, status=status)
 
 
 class HealthCheckMiddleware(MiddlewareMixin):
@@ -49,13 +55,12 @@ def health_detail(request: HttpRequest) -> JsonResponse:
     if not (request.user.is_active and request.user.is_staff):
         status = 403 if request.user.is_authenticated else 401
         return JsonResponse({"code": "forbidden", "detail": "Staff only."}, status=status)
-    response = health_response()
-    if response.status_code != 200:
-        return response
+    health, status = database_health()
+    if status != 200:
+        return JsonResponse(health, status=status)
     audit = latest_audit()
     detail = {
-        "status": "ok",
-        "database": "ok",
+        **health,
         "ledger_audit": None
         if audit is None
         else {
