@@ -11,9 +11,10 @@ class HTTPError(Exception):
     pass
 
 
-async def _open(url: str, method: str, headers: dict, body: bytes | None):
+async def _open(url: str, method: str, headers: dict, body: bytes | None, source: str | None):
     parts = urllib.parse.urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, local_addr=local)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.hostname}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -50,24 +51,27 @@ async def _chunks(reader: asyncio.StreamReader):
         await reader.readexactly(2)
 
 
-async def request(method: str, url: str, *, headers=None, json_body=None) -> tuple[int, bytes]:
+async def request(
+    method: str, url: str, *, headers=None, json_body=None, source=None
+) -> tuple[int, bytes]:
+    """One request; from the local address `source` if given (a client of its own)."""
     body = None
     headers = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode()
         headers["Content-Type"] = "application/json"
-    status, response_headers, reader, writer = await _open(url, method, headers, body)
+    status, response_headers, reader, writer = await _open(url, method, headers, body, source)
     try:
         return status, await _body(response_headers, reader)
     finally:
         writer.close()
 
 
-async def events(url: str, *, headers=None):
+async def events(url: str, *, headers=None, source=None):
     """The (name, data) events of a server-sent event stream, as they come."""
     # As EventSource asks: the real-time engine answers other kinds of subscriber else.
     headers = {"Accept": "text/event-stream", **(headers or {})}
-    status, response_headers, reader, writer = await _open(url, "GET", headers, None)
+    status, response_headers, reader, writer = await _open(url, "GET", headers, None, source)
     try:
         if status != 200:
             raise HTTPError(f"{status}: {await _body(response_headers, reader)!r}")

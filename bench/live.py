@@ -57,8 +57,16 @@ def _failed(run: ModelRun, kind: str) -> None:
     run.error_kinds[kind] = run.error_kinds.get(kind, 0) + 1
 
 
+# A reply's stream with no end after this long is counted as failed (the model writes
+# for 2 s; the keeper's timeout is 10).
+STREAM_GIVEN_UP_SECONDS = 60
+
+
 async def _player(index, token, web_url, stream_url, run: ModelRun, ends: float, start: float):
     headers = {"Authorization": f"Bearer {token}"}
+    # Each player from an address of their own, as players come (the proxy holds at most
+    # PROXY_STREAMS_PER_ADDRESS streams from one).
+    source = source_address(index * LISTENERS_PER_ADDRESS)
     n = 0
     await asyncio.sleep(start)  # players come in over a while, not all in one instant
     while time.monotonic() < ends:
@@ -67,7 +75,11 @@ async def _player(index, token, web_url, stream_url, run: ModelRun, ends: float,
         started = time.monotonic()
         try:
             status, answer = await http.request(
-                "POST", f"{web_url}/api/v1/messages", headers=headers, json_body={"body": body}
+                "POST",
+                f"{web_url}/api/v1/messages",
+                headers=headers,
+                json_body={"body": body},
+                source=source,
             )
         except (OSError, http.HTTPError) as error:
             _failed(run, f"send: {type(error).__name__}")
@@ -82,14 +94,18 @@ async def _player(index, token, web_url, stream_url, run: ModelRun, ends: float,
         run.sent_at.append(started)
         stream = json.loads(answer)["message"]["reply_stream"]
         try:
-            async for name, _ in http.events(f"{stream_url}{stream}", headers=headers):
-                if name == "token":
-                    run.first_piece_at.setdefault(body, time.time())
-                elif name == "done":
-                    run.replies_done += 1
-                    run.cycle_s.append(time.monotonic() - started)
-                    break
-        except (OSError, http.HTTPError, ValueError) as error:
+            # A reply's stream that never ends is counted, not waited for to the end.
+            async with asyncio.timeout(STREAM_GIVEN_UP_SECONDS):
+                async for name, _ in http.events(
+                    f"{stream_url}{stream}", headers=headers, source=source
+                ):
+                    if name == "token":
+                        run.first_piece_at.setdefault(body, time.time())
+                    elif name == "done":
+                        run.replies_done += 1
+                        run.cycle_s.append(time.monotonic() - started)
+                        break
+        except (OSError, http.HTTPError, ValueError, TimeoutError) as error:
             _failed(run, f"stream: {type(error).__name__}")
 
 
