@@ -439,11 +439,17 @@
     sendFailed("The message could not be sent: check your connection and send it again.");
   });
 
-  // A message went through: empty the composer, keep the focus there, follow the reply.
+  // A message went through: empty the composer of it (not of what the player has begun
+  // to write since: the answer settles a moment after it lands, and the reply may be done
+  // by then), keep the focus there, follow the reply.
+  let sending = null;
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt.id === "composer") sending = event.detail.parameters.get("body");
+  });
   document.addEventListener("chatpot:sent", () => {
     const box = composerBody();
     if (box) {
-      box.value = "";
+      if (box.value === sending) box.value = "";
       countCharacters();
       if (!box.disabled) box.focus();
     }
