@@ -201,3 +201,19 @@ def pytest_runtest_call(item):
         report = audit_ledger()
         assert report.clean, f"{report.summary()} {' | '.join(report.breaches)}"
     return result
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, made and dropped by pytest-django. Through a pooler in
+    transaction mode, the pooler's own connections to it are closed first: PostgreSQL
+    drops no database another session is connected to."""
+    yield
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.DATABASE_POOLER == "transaction":
+        with django_db_blocker.unblock():
+            from tests.pooler import release_database
+
+            release_database(connection.settings_dict)

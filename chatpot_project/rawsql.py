@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
@@ -85,7 +86,7 @@ def _executable(cursor, database, statement: Statement) -> str:
     """The statement's text, or for a prepared one `EXECUTE` of it, prepared on this
     connection first if it is new to it. Preparing is its own round trip, so a failure is
     never mistaken for a prepared name."""
-    if not statement.prepared:
+    if not statement.prepared or not prepares():
         return statement.sql
     name, parameterized = _preparable(statement.sql, len(statement.params))
     names = _prepared_on.setdefault(database.connection, set())
@@ -97,6 +98,13 @@ def _executable(cursor, database, statement: Statement) -> str:
         if statement.params
         else (f"EXECUTE {name}")
     )
+
+
+def prepares() -> bool:
+    """Whether statements may be prepared on the connection: not through a pooler in
+    transaction mode, whose next transaction may run on another server connection, which
+    never saw the PREPARE (settings.DATABASE_POOLER)."""
+    return settings.DATABASE_POOLER != "transaction"
 
 
 @functools.lru_cache(maxsize=64)

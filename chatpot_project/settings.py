@@ -141,6 +141,23 @@ else:
         }
     }
 
+# A connection pooler between the app and PostgreSQL (docs/OPERATIONS.md): "transaction"
+# for PgBouncer's transaction mode, where a server connection serves one client only for
+# one transaction, so nothing may outlive a transaction on it: the send prepares no
+# statement and no query keeps a server-side cursor. "" (none) or "session" keep them.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+if DATABASE_POOLER not in {"", "session", "transaction"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER is {DATABASE_POOLER!r}: it is unset, 'session' or 'transaction'."
+    )
+if DATABASE_POOLER == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# Where the worker LISTENs for new replies when the app's connections go through a
+# transaction-mode pooler, which cannot pass a notification on: the database server's own
+# host:port (same database, user and password). Unset there, the worker looks for new
+# replies every KEEPER_POLL_SECONDS instead.
+DATABASE_LISTEN_ADDRESS = os.environ.get("DATABASE_LISTEN_ADDRESS", "")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

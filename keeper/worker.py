@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
@@ -421,9 +422,17 @@ class Notifications:
 
 def _listening_connection():
     """A connection of the default database's, listening on REPLIES_CHANNEL (psycopg2's
-    driver; None with another)."""
+    driver; None with another). Through a pooler in transaction mode, which passes no
+    notification on, it is one to the database server itself (DATABASE_LISTEN_ADDRESS), or
+    none."""
     database = connections[DEFAULT_DB_ALIAS]
-    connection = database.get_new_connection(database.get_connection_params())
+    params = database.get_connection_params()
+    if settings.DATABASE_POOLER == "transaction":
+        if not settings.DATABASE_LISTEN_ADDRESS:
+            return None
+        host, _, port = settings.DATABASE_LISTEN_ADDRESS.rpartition(":")
+        params = {**params, "host": host, "port": int(port)}
+    connection = database.get_new_connection(params)
     if not hasattr(connection, "poll"):
         connection.close()
         return None

@@ -20,7 +20,10 @@ from wallet.errors import InsufficientFunds
 from wallet.models import Account, Transfer
 from wallet.services import grant_credits
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.pooler,
+]
 
 THREADS = 16
 MESSAGES_PER_THREAD = 25

@@ -4,7 +4,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable
@@ -19,7 +21,7 @@ from wallet.errors import InsufficientFunds
 from wallet.models import Transfer
 from wallet.services import claim_daily
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pooler]
 
 NEVER = Decimal("0.000001")  # practically never wins: the tests pin the outcome
 
@@ -279,6 +281,9 @@ def test_send_runs_in_at_most_ten_queries(player, no_wins, django_assert_max_num
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
+@pytest.mark.skipif(
+    settings.DATABASE_POOLER == "transaction", reason="nothing is prepared through this pooler"
+)
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_send_is_planned_once_not_on_every_message(player, no_wins, configure):
     # PostgreSQL plans a prepared statement afresh for its first five runs, then keeps one
@@ -304,6 +309,24 @@ def test_the_send_is_planned_once_not_on_every_message(player, no_wins, configur
         runs = cursor.fetchall()
     assert len(runs) >= 6  # the send's own statements, each run once per message
     assert [statement for statement, custom in runs if custom > 5] == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_through_a_transaction_pooler_the_send_prepares_nothing(player, settings):
+    """A transaction-mode pooler (PgBouncer) runs each transaction on whichever server
+    connection is free: a statement prepared in one would be unknown to the next."""
+    settings.DATABASE_POOLER = "transaction"
+    connection.close()  # a connection that has prepared nothing yet
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(3):
+            send(player)
+    sent = [s.lstrip().upper() for q in captured.captured_queries for s in q["sql"].split(";\n")]
+    assert sent, "the sends ran no statement"
+    assert [sql for sql in sent if sql.startswith(("PREPARE", "EXECUTE"))] == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'chatpot%%'")
+        assert cursor.fetchone()[0] == 0
 
 
 def test_a_player_deactivated_before_the_send_is_refused_and_charged_nothing(player, balance):

@@ -13,7 +13,7 @@ from wallet.audit import audit_ledger
 from wallet.models import Account
 from wallet.services import grant_credits
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pooler]
 
 NEVER = Decimal("0.000001")
 

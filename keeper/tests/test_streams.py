@@ -19,7 +19,10 @@ from tests.sse import read_events
 from wallet.audit import audit_ledger
 from wallet.models import Account
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.pooler,
+]
 
 
 def bearer(player) -> dict:

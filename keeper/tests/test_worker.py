@@ -29,7 +29,10 @@ from tests.app_process import database_environment
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.pooler,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 # Short, so that a worker that stops renewing loses its replies within a test's time.

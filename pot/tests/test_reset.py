@@ -100,6 +100,7 @@ def test_plan_previews_what_the_reset_will_do(make_player, configure):
     assert plan.balanced
 
 
+@pytest.mark.pooler
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_reset_while_players_keep_sending(make_player, configure, operator):
     players = [make_player() for _ in range(6)]
