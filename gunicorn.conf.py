@@ -3,6 +3,9 @@
 import gc
 import os
 
+from chatpot_project.logs import gunicorn_logging
+from chatpot_project.metrics import mark_process_dead
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Measured on 2 cores with PostgreSQL on the same cores (bench/, docs/PERFORMANCE.md):
 # single-threaded processes, one per core, sent the most messages per second with the
@@ -24,6 +27,10 @@ graceful_timeout = 30
 keepalive = 5  # the threaded worker's; the single-threaded one answers and closes
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
+# A line per request: who, what, its status and time, and its request id (X-Request-ID).
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# JSON lines, as the app's own, unless LOG_FORMAT=plain (chatpot_project.logs).
+logconfig_dict = gunicorn_logging(os.environ.get("LOG_FORMAT", "json"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -32,3 +39,8 @@ def pre_fork(server, worker):
     # on every collection, nor touch (and so copy) the memory the workers share with the
     # master.
     gc.freeze()
+
+
+def child_exit(server, worker):
+    # Its live figures (the streams it held) go with it (chatpot_project.metrics).
+    mark_process_dead(worker.pid)

@@ -4,6 +4,9 @@ the environment."""
 
 import os
 
+from chatpot_project.logs import gunicorn_logging
+from chatpot_project.metrics import mark_process_dead
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8001')}")
 # One event loop holds thousands of idle streams; a second process is for a second core.
 workers = int(os.environ.get("STREAM_CONCURRENCY", "1"))
@@ -22,4 +25,13 @@ graceful_timeout = 5
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
+# A line per request: who, what, its status and time, and its request id (X-Request-ID).
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# JSON lines, as the app's own, unless LOG_FORMAT=plain (chatpot_project.logs).
+logconfig_dict = gunicorn_logging(os.environ.get("LOG_FORMAT", "json"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server, worker):
+    # Its live figures (the streams it held) go with it (chatpot_project.metrics).
+    mark_process_dead(worker.pid)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from chatpot_project import logs, metrics
+from chatpot_project.errors import ChatPotError
 from keeper.models import Reply
 from pot import fairness
 from pot.models import GameConfig, Round
@@ -103,6 +105,27 @@ def send_message(*, player: User, body: str, idempotency_key: str | None = None)
     returns the first result uncharged. Only `player.pk` is read: the player's row is
     read, and checked to be active, in the send's own transaction.
     """
+    try:
+        result = _send(player=player, body=body, idempotency_key=idempotency_key)
+    except ChatPotError as refusal:
+        metrics.send_refused(refusal.code)
+        logger.info("Send refused: %s", refusal.code, extra=logs.game(player_id=player.pk))
+        raise
+    message = result.message
+    if not result.replayed:
+        metrics.message_sent(fee=message.price, won=message.won, payout=message.payout)
+        logger.info(
+            "Message sent: %s credits%s",
+            message.price,
+            f", won {message.payout}" if message.won else "",
+            extra=logs.game(
+                player_id=player.pk, message_id=message.pk, round=message.round.number
+            ),
+        )
+    return result
+
+
+def _send(*, player: User, body: str, idempotency_key: str | None) -> SendResult:
     text = clean_body(body)
     key = clean_idempotency_key(idempotency_key)
     try:
@@ -267,7 +290,7 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
     # then the records; the message is stored only if its round is still the pot's.
     net = net_changes(legs)
     check_funds(net, locked)
-    reply = Reply(message=message, ordinal=opening.ordinal)
+    reply = Reply(message=message, ordinal=opening.ordinal, request_id=logs.request_id() or "")
     pot_after = sql.settle(
         {pk: change for pk, change in net.items() if change and pk != pot.pk},
         pot_id=pot.pk,

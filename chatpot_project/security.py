@@ -9,12 +9,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from . import metrics
+
 LOCKED_OUT_STATUS = 429
 
 
 def lockout_response(
     request: HttpRequest, original_response=None, credentials=None
 ) -> HttpResponse:
+    metrics.locked_out()
     cool_off = get_cool_off(request)
     retry_after = _time_left(request, credentials, cool_off) if cool_off else None
     detail = "Too many failed log-ins. Try again later."

@@ -77,7 +77,13 @@ INSTALLED_APPS = [
 # WhiteNoise serves the static files; it is the one middleware that runs only in a
 # thread, so the stream process, which serves none, goes without it (SERVE_STATIC=0).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
+# Prometheus metrics (chatpot_project.metrics): kept unless METRICS=0; served at /metrics
+# only to a bearer of METRICS_TOKEN (unset: not served).
+METRICS_ENABLED = env_bool("METRICS", True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 MIDDLEWARE = [
+    *(["chatpot_project.metrics.request_metrics"] if METRICS_ENABLED else []),
+    "chatpot_project.logs.request_id_middleware",
     "chatpot_project.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatpot_project.middleware.DatabaseUnavailableMiddleware",
@@ -260,11 +266,25 @@ SECURE_CSP = {
 }
 
 
+# Logs (chatpot_project.logs): JSON lines in production, text in development (LOG_FORMAT
+# json or plain), each with the request's id and, on the game's lines, the player, the
+# message and the round.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "chatpot_project.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "chatpot_project.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -381,3 +401,19 @@ SPECTACULAR_SETTINGS = {
         "RoundOutcomeEnum": "pot.models.Round.Outcome",
     },
 }
+
+
+# Errors to Sentry (or a server that speaks its protocol), only where SENTRY_DSN is set:
+# no request bodies, cookies or users' details are sent (send_default_pii off).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration()],
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0),
+        send_default_pii=False,
+    )

@@ -31,7 +31,7 @@ from django.db import DatabaseError, connections
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
-from . import engine
+from . import engine, metrics
 from .authentication import PlayerTokenAuthentication
 
 logger = logging.getLogger(__name__)
@@ -281,6 +281,7 @@ async def _send_json(send, status: int, body: dict) -> None:
 async def _stream(events: AsyncIterator[bytes], receive, send) -> None:
     """Send the events as they come, until they end or the client goes."""
     gone = asyncio.ensure_future(_disconnected(receive))
+    metrics.APP_LISTENERS.inc()
     try:
         while True:
             coming = asyncio.ensure_future(anext(events))
@@ -298,6 +299,7 @@ async def _stream(events: AsyncIterator[bytes], receive, send) -> None:
     except OSError:
         pass  # the client went
     finally:
+        metrics.APP_LISTENERS.dec()
         gone.cancel()
         await events.aclose()
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from . import metrics
 from .errors import RateLimited
 from .redis_clients import redis_url
 from .redis_clients import sync_client as _redis
@@ -64,6 +65,7 @@ def spend(scope: str, identity: str) -> float | None:
     now = time.time()
     window = int(now // period)
     if count_request(f"throttle:{scope}:{identity}:{window}", timeout=period + 1) > number:
+        metrics.throttled(scope)
         return (window + 1) * period - now
     return None
 

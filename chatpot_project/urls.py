@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as accounts_views
 from chat import views as chat_views
 from chatpot_project.health import health_detail
+from chatpot_project.metrics import metrics_view
 from keeper import streams as keeper_streams
 from pot import views as pot_views
 from wallet import views as wallet_views
@@ -34,6 +35,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health_detail, name="healthz-detail"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
 ]

@@ -32,6 +32,9 @@ class Reply(models.Model):
     # Until when the claim holds, unless renewed; after that another worker may claim it.
     lease_until = models.DateTimeField(null=True, blank=True)
     text = models.TextField(blank=True)
+    # The id of the request that sent the message (chatpot_project.logs): the worker's
+    # lines about the reply carry it.
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         verbose_name_plural = "replies"

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from chat.serializers import message_data
+from chatpot_project import logs, metrics
 
 from .bots import BuiltinBot, clean_reply
 from .conf import timings
@@ -128,7 +129,29 @@ def replies_write_at_once(*, limit: int) -> list[tuple[int, dict]]:
             )
             messages[reply.pk].reply = reply
         Reply.objects.bulk_update(found, ["text", "status", "attempt", "lease_until"])
+    for reply in found:
+        reply_finished(messages[reply.pk], "builtin")
     return [(messages[reply.pk].player_id, message_data(messages[reply.pk])) for reply in found]
+
+
+def reply_finished(message: Message, outcome: str) -> None:
+    """A reply ended (`metrics.REPLIES`' outcomes): counted, timed from its send, and told
+    in a line that says whose it was and the request that sent it."""
+    seconds = (timezone.now() - message.created_at).total_seconds()
+    metrics.REPLIES.labels(outcome).inc()
+    if outcome != "failed":
+        metrics.REPLY_DONE.observe(seconds)
+    logger.info(
+        "Reply %s after %.3f s",
+        outcome,
+        seconds,
+        extra={
+            **logs.game(
+                player_id=message.player_id, message_id=message.pk, round=message.round.number
+            ),
+            "request_id": message.reply.request_id or None,
+        },
+    )
 
 
 def _held(claim: Claim):
@@ -188,4 +211,5 @@ def reply_stop(*, message: Message) -> Message:
     message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
     if stopped:
         live.stopped(message.player_id, message_data(message))
+        reply_finished(message, "stopped")
     return message

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
-from chatpot_project import engine
+from chatpot_project import engine, logs, metrics
 from chatpot_project.streams import close_stream_database
 from pot.announcer import announce_once_enabled
 from wallet.auditing import audit_when_due
@@ -44,6 +44,7 @@ from .services import (
     replies_renew,
     replies_write_at_once,
     reply_finish,
+    reply_finished,
     reply_release,
     reply_save,
 )
@@ -217,9 +218,21 @@ class Worker:
 
     async def _write(self, bot: Bot, claim: Claim) -> None:
         """Write one reply: the model's, as far as it gets; the built-in keeper's if the
-        model gave nothing, or if the reply has been claimed too often."""
+        model gave nothing, or if the reply has been claimed too often. Its lines say
+        whose reply it is, and the request that sent the message."""
+        message = claim.message
+        with logs.bound(
+            request_id=message.reply.request_id or None,
+            player_id=message.player_id,
+            message_id=message.pk,
+            round=message.round.number,
+        ):
+            await self._write_bound(bot, claim)
+
+    async def _write_bound(self, bot: Bot, claim: Claim) -> None:
         live = replies()
         writing = Writing(live, claim)
+        outcome = "model"
         try:
             if claim.exhausted:
                 logger.warning(
@@ -227,12 +240,14 @@ class Worker:
                     claim.message_id,
                     claim.attempt,
                 )
+                outcome = "fallback"
             elif not writing.text:
                 await self._stream(bot, writing)
             if not writing.text.strip():
                 writing.text = BuiltinBot().reply(claim.context)
+                outcome = "fallback"
                 await writing.flush()
-            await self._finish(writing)
+            await self._finish(writing, outcome)
         except Lost:
             pass
         except asyncio.CancelledError:
@@ -240,12 +255,13 @@ class Worker:
                 await writing.cancel_passing()
                 if writing.text:
                     with contextlib.suppress(Lost):
-                        await self._finish(writing)
+                        await self._finish(writing, outcome)
                 else:
                     await self._database(reply_release, claim=claim)
             raise
         except Exception:  # its lease runs out, and another worker takes it on
             logger.exception("The reply to message %s failed", claim.message_id)
+            reply_finished(claim.message, "failed")
         finally:
             await writing.cancel_passing()
 
@@ -256,6 +272,7 @@ class Worker:
         text so far stands."""
         claim = writing.claim
         saved_at = time.monotonic()
+        metrics.MODEL_REQUESTS.inc()
         try:
             async with asyncio.timeout(self.timings.timeout):
                 async for piece in bot.stream(claim.context):
@@ -271,6 +288,7 @@ class Worker:
         except Lost:
             raise
         except TimeoutError:
+            metrics.MODEL_ERRORS.labels("timeout").inc()
             logger.warning(
                 "The model's reply to message %s ran past the keeper's timeout (%s s)",
                 claim.message_id,
@@ -278,6 +296,8 @@ class Worker:
             )
         except Exception as error:
             what = "could not be passed on" if error is writing.failed else "failed"
+            if error is not writing.failed:
+                metrics.MODEL_ERRORS.labels(type(error).__name__).inc()
             logger.warning(
                 "The model's reply to message %s %s (%s): %s",
                 claim.message_id,
@@ -287,11 +307,12 @@ class Worker:
             )
         await writing.flush()
 
-    async def _finish(self, writing: "Writing") -> None:
+    async def _finish(self, writing: "Writing", outcome: str) -> None:
         claim = writing.claim
         message = await self._database(reply_finish, claim=claim, text=writing.text)
         if message is None:
             raise Lost()
+        reply_finished(claim.message, outcome)
         try:
             await writing.live.finished(claim.writer, message)
         except Exception:  # stored all the same: the streams read the end there
@@ -325,6 +346,9 @@ class Writing:
         """More text: it goes on now if the last passing is old enough, else soon."""
         if self.failed is not None:
             raise self.failed
+        if not self.at and not self.passed:  # the reply's first piece
+            sent = self.claim.message.created_at
+            metrics.FIRST_PIECE.observe((timezone.now() - sent).total_seconds())
         if time.monotonic() - self.at >= PASS_ON_SECONDS:
             await self.pass_on()
         elif self.later is None or self.later.done():

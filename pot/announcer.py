@@ -20,7 +20,7 @@ import logging
 from django.conf import settings
 from django.utils.crypto import get_random_string
 
-from chatpot_project import engine
+from chatpot_project import engine, metrics
 from chatpot_project.redis_clients import async_client, namespace, redis_url
 from chatpot_project.streams import event
 
@@ -97,6 +97,8 @@ class Announcer:
         chunk = encoded(events) + event("pot", pot_data(figure))
         await engine.publish(engine.events_path(), chunk)
         self.published_at = loop.time()
+        if wins := sum(1 for name, _ in events if name == "win"):
+            metrics.WINS_ANNOUNCED.inc(wins)
         if figure != self.latest:
             await self._remember(figure.round)
             self.latest = figure

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
