@@ -124,13 +124,15 @@ def gunicorn_logging(log_format: str) -> dict:
     if log_format != "json":
         return {}
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+    # gunicorn adds its defaults to this, shallowly: its root logger's "console" is this one.
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"json": handler},
+        "handlers": {"console": handler},
+        "root": {"handlers": ["console"], "level": "INFO"},
         "loggers": {
-            "gunicorn.error": {"handlers": ["json"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
     }

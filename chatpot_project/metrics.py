@@ -91,6 +91,16 @@ APP_LISTENERS = Gauge(
     multiprocess_mode="livesum",
 )
 
+# Every label value known in advance is there from the start, at 0: a rate over a count
+# that has not moved yet is 0, not missing.
+for _reason in ("invalid", "insufficient_funds", "idempotency_conflict", "busy", "user_inactive"):
+    REFUSED.labels(_reason)
+for _scope in ("register", "token", "send"):
+    THROTTLED.labels(_scope)
+for _outcome in ("model", "builtin", "fallback", "stopped", "failed"):
+    REPLIES.labels(_outcome)
+MODEL_ERRORS.labels("timeout")
+
 
 def enabled() -> bool:
     return settings.METRICS_ENABLED

@@ -4,6 +4,7 @@ Unset, the app runs embedded: SQLite (WAL, IMMEDIATE transactions) and a local-m
 cache. With DATABASE_URL and REDIS_URL it runs on PostgreSQL and Redis, as in production.
 """
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -270,6 +271,8 @@ SECURE_CSP = {
 # json or plain), each with the request's id and, on the game's lines, the player, the
 # message and the round.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
+# Python's warnings are log lines too (logger py.warnings), in the same format.
+logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
