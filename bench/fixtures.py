@@ -110,9 +110,9 @@ JOIN hist_round_ids r ON r.number = (SELECT messages FROM hist_params) / 10 + g
 WHERE u.username = (SELECT heavy FROM hist_params);
 
 -- Each history message answered.
-INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text)
+INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text, request_id)
 SELECT m.id, 'done', ROW_NUMBER() OVER (PARTITION BY m.player_id ORDER BY m.id), 1, NULL,
-       'An answer from the keeper.'
+       'An answer from the keeper.', ''
 FROM chat_message m JOIN hist_round_ids r ON r.id = m.round_id;
 
 -- Each history round is won by its last message, which takes all its fees.

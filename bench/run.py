@@ -155,16 +155,18 @@ class Gunicorn:
         settings: Settings,
         app: str = "chatpot_project.wsgi",
         config: str = "gunicorn.conf.py",
+        log_to: Path | None = None,
         **extra: str,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        output = log_to.open("w") if log_to else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), app, "--config", config],
             cwd=ROOT,
             env=settings.env(GUNICORN_BIND=f"127.0.0.1:{self.port}", **extra),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -196,21 +198,24 @@ def stop_process(process: subprocess.Popen) -> None:
 class Background:
     """A process beside the servers (the worker, the fake model), stopped by its PID."""
 
-    def __init__(self, command: list[str], settings: Settings, **extra: str):
+    def __init__(
+        self, command: list[str], settings: Settings, log_to: Path | None = None, **extra: str
+    ):
+        output = log_to.open("w") if log_to else subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
             env=settings.env(**extra),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
         )
 
     def stop(self) -> None:
         stop_process(self.process)
 
 
-def start_worker(settings: Settings, **extra: str) -> Background:
-    return Background([PYTHON, "manage.py", "run_worker"], settings, **extra)
+def start_worker(settings: Settings, log_to: Path | None = None, **extra: str) -> Background:
+    return Background([PYTHON, "manage.py", "run_worker"], settings, log_to, **extra)
 
 
 @contextmanager
@@ -288,13 +293,25 @@ class Deployment:
 
 
 @contextmanager
-def deployed(settings: Settings, *, worker: bool = True, **extra: str):
+def deployed(settings: Settings, *, worker: bool = True, logs: Path | None = None, **extra: str):
+    """`logs`: a folder for the web's and the worker's output (else it is dropped)."""
     publish_port = free_port()
-    extra = {**extra, "LIVE_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish"}
-    web = Gunicorn(settings, **extra)
+    metrics = tempfile.mkdtemp(prefix="chatpot-bench-metrics-")
+    extra = {
+        "PROMETHEUS_MULTIPROC_DIR": metrics,  # as documented: one folder for the host
+        **extra,
+        "LIVE_PUBLISH_URL": f"http://127.0.0.1:{publish_port}/publish",
+    }
+    if logs:
+        logs.mkdir(parents=True, exist_ok=True)
+    web = Gunicorn(settings, log_to=logs / "web.log" if logs else None, **extra)
     replies = proxy = None
     try:
-        replies = start_worker(settings, **extra) if worker else None
+        replies = (
+            start_worker(settings, logs / "worker.log" if logs else None, **extra)
+            if worker
+            else None
+        )
         proxy = Proxy(settings, web, publish_port)
         yield Deployment(
             web=web, replies=replies, proxy=proxy, publish_url=extra["LIVE_PUBLISH_URL"]
@@ -303,6 +320,7 @@ def deployed(settings: Settings, *, worker: bool = True, **extra: str):
         for process in (proxy, replies, web):
             if process is not None:
                 process.stop()
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def open_replies(settings: Settings) -> int:
@@ -1000,6 +1018,120 @@ def disconnect_and_retry(url: str, token: str, times: int) -> Sends:
 # -- the run ----------------------------------------------------------------------------
 
 
+METRICS_TOKEN = "bench-metrics-token-0123456789abcdef"  # noqa: S105 - a throwaway
+
+
+def scraping(url: str, every: float, stop: threading.Event, statuses: list[int]) -> None:
+    """/metrics read every `every` seconds, as Prometheus does, each status kept."""
+    while not stop.wait(every):
+        statuses.append(
+            request("GET", url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})[0]
+        )
+
+
+def operations_run(settings: Settings, static: Path, tokens: Path, work: Path) -> dict:
+    """The send at 32 connections with the operator's tools and without, in one run, runs
+    alternating (A B, B A, ...) so the machine's drift falls on both: metrics off, and
+    on with /metrics scraped every 5 s; straight to PostgreSQL, and through PgBouncer in
+    transaction mode (bin/pooler). Production's logs throughout (JSON lines, INFO, gunicorn's
+    access log), kept, then searched for every secret the run used."""
+    server = urllib.parse.urlsplit(settings.admin_url)
+    address = f"{server.hostname or '127.0.0.1'}:{server.port or 5432}"
+    pooler_port = free_port()
+    started = subprocess.run(
+        [str(ROOT / "bin" / "pooler"), "-d"],
+        env={
+            **os.environ,
+            "POOLER_SERVER": address,
+            "POOLER_LISTEN": f"127.0.0.1:{pooler_port}",
+            # A folder of its own: PgBouncer runs as the database's user, not this one.
+            "POOLER_RUN_DIR": tempfile.mkdtemp(prefix="chatpot-bench-pooler-"),
+            # As many server connections as the direct run's processes open at most.
+            "POOLER_POOL_SIZE": str(settings.workers * 2 + 4),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pooler_pid = int(started.stdout.split()[-1])
+    through = urllib.parse.urlunsplit(
+        urllib.parse.urlsplit(settings.database_url)._replace(
+            netloc=f"{server.username or 'postgres'}@127.0.0.1:{pooler_port}"
+        )
+    )
+    production = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "GUNICORN_ACCESS_LOG": "-"}
+    configurations = {
+        "metrics off": {"METRICS": "0"},
+        "metrics on, scraped": {"METRICS": "1", "METRICS_TOKEN": METRICS_TOKEN},
+        "direct": {},
+        "pgbouncer": {
+            "DATABASE_URL": through,
+            "DATABASE_POOLER": "transaction",
+            "DATABASE_LISTEN_ADDRESS": address,
+        },
+    }
+    runs: dict[str, list[LoadFigures]] = {name: [] for name in configurations}
+    scrapes: list[int] = []
+    try:
+        wait_for_port(pooler_port)
+        for pair in [("metrics off", "metrics on, scraped"), ("direct", "pgbouncer")]:
+            for index in range(settings.runs):
+                for name in pair if index % 2 == 0 else reversed(pair):
+                    logs = work / "logs" / f"{name.replace(' ', '-').replace(',', '')}-{index}"
+                    with deployed(
+                        settings,
+                        logs=logs,
+                        STATIC_ROOT=str(static),
+                        **production,
+                        **configurations[name],
+                    ) as deployment:
+                        stop = threading.Event()
+                        scraped: list[int] = []
+                        scraper = None
+                        if "scraped" in name:
+                            scraper = threading.Thread(
+                                target=scraping,
+                                args=(deployment.web.url + "/metrics", 5, stop, scraped),
+                            )
+                            scraper.start()
+                        runs[name].append(wrk(deployment.url, 32, settings.seconds, tokens))
+                        stop.set()
+                        if scraper:
+                            scraper.join()
+                            scrapes.extend(scraped)
+                        replies_drained(settings)
+    finally:
+        os.kill(pooler_pid, signal.SIGTERM)
+    figures = {name: asdict(median_of(found)) for name, found in runs.items()}
+    secrets = secrets_in_logs(work / "logs", settings, tokens)
+    return {
+        "figures": figures,
+        "scrapes": scrapes,
+        "secrets_in_logs": secrets,
+        "log_lines": sum(
+            len(path.read_text().splitlines()) for path in (work / "logs").rglob("*.log")
+        ),
+        "audit": audit(settings),
+    }
+
+
+def secrets_in_logs(folder: Path, settings: Settings, tokens: Path) -> list[str]:
+    """Which of the run's secrets (the key, the metrics token, every player's token and
+    the reader's password) any process logged: their first characters only."""
+    env = settings.env()
+    secrets = [
+        env["SECRET_KEY"],
+        METRICS_TOKEN,
+        READER[1],
+        *(line.strip() for line in tokens.read_text().splitlines() if line.strip()),
+    ]
+    logged = "\n".join(path.read_text() for path in folder.rglob("*.log"))
+    found = [secret[:12] for secret in secrets if secret in logged]
+    if "Bearer " in logged:
+        found.append("Bearer ")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -1021,7 +1153,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma list: model,backlog,audience,hostile,growth,scale,faults",
+        help="comma list: operations,model,backlog,audience,hostile,growth,scale,faults",
     )
     parser.add_argument(
         "--backlog-seconds", type=int, default=90, help="how long the worker is stopped"
@@ -1107,6 +1239,25 @@ def main() -> None:
         f"  pgbench {ceiling:.0f} tps; app {app_32 or 0:.0f} msg/s = "
         f"{(app_32 or 0) / ceiling:.0%} of the ceiling; audit {report['ceiling']['audit']}"
     )
+
+    if "operations" not in settings.skip:
+        log(
+            f"Operations: 32 connections, {settings.runs} x {settings.seconds} s each, "
+            "alternating: metrics off / on and scraped; PostgreSQL direct / through PgBouncer"
+        )
+        ops = operations_run(settings, static, tokens, work)
+        report["operations"] = ops
+        for name, found in ops["figures"].items():
+            log(
+                f"  {name:>20}: {found['messages_per_second']:7.1f} msg/s  "
+                f"p50 {found['p50_ms']:6.1f} ms  p99 {found['p99_ms']:6.1f} ms  "
+                f"errors {found['errors']}"
+            )
+        log(
+            f"  scrapes: {len(ops['scrapes'])} ({set(ops['scrapes'])}); "
+            f"{ops['log_lines']} log lines, secrets in them: {ops['secrets_in_logs'] or 'none'}; "
+            f"audit {ops['audit'].split(' ')[0]}"
+        )
 
     if "model" not in settings.skip:
         log("Model: players chat with a model streaming 60 words over 2 s")

@@ -27,8 +27,8 @@ UPDATE wallet_account SET balance = balance + CASE id WHEN :account THEN CAST(-5
                                                       ELSE 0 END
   WHERE id IN (:account);
 UPDATE wallet_account SET balance = balance + CAST(5 AS BIGINT) WHERE id = :pot;
-INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text)
-  VALUES (:message, 'done', 1, 0, NULL, '');
+INSERT INTO keeper_reply (message_id, status, ordinal, attempt, lease_until, text, request_id)
+  VALUES (:message, 'done', 1, 0, NULL, '', '');
 NOTIFY keeper_replies;
 INSERT INTO wallet_transfer (from_account_id, to_account_id, amount, kind, message_id, round_id,
                              actor_id, memo, created_at)
