@@ -1029,12 +1029,23 @@ def scraping(url: str, every: float, stop: threading.Event, statuses: list[int])
         )
 
 
-def operations_run(settings: Settings, static: Path, tokens: Path, work: Path) -> dict:
-    """The send at 32 connections with the operator's tools and without, in one run, runs
-    alternating (A B, B A, ...) so the machine's drift falls on both: metrics off, and
-    on with /metrics scraped every 5 s; straight to PostgreSQL, and through PgBouncer in
-    transaction mode (bin/pooler). Production's logs throughout (JSON lines, INFO, gunicorn's
-    access log), kept, then searched for every secret the run used."""
+# The operator's tools, each measured against its absence (scenario: pair).
+OPERATIONS = {
+    "metrics": ("metrics off", "metrics on, scraped"),
+    "logs": ("warnings only", "production's logs"),
+    "pooler": ("direct", "pgbouncer"),
+}
+
+
+def operations_run(
+    settings: Settings, static: Path, tokens: Path, work: Path, scenarios: list[str]
+) -> dict:
+    """The send at 32 connections with each of the operator's tools and without, in one
+    run, runs alternating (A B, B A, ...) so the machine's drift falls on both: metrics off,
+    and on with /metrics scraped every 5 s; warnings only, and production's logs (JSON
+    lines at INFO, gunicorn's access log); straight to PostgreSQL, and through PgBouncer in
+    transaction mode (bin/pooler). Production's logs and metrics wherever the pair is not
+    about them. The logs are kept, then searched for every secret the run used."""
     server = urllib.parse.urlsplit(settings.admin_url)
     address = f"{server.hostname or '127.0.0.1'}:{server.port or 5432}"
     pooler_port = free_port()
@@ -1059,10 +1070,18 @@ def operations_run(settings: Settings, static: Path, tokens: Path, work: Path) -
             netloc=f"{server.username or 'postgres'}@127.0.0.1:{pooler_port}"
         )
     )
-    production = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "GUNICORN_ACCESS_LOG": "-"}
+    production = {
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "GUNICORN_ACCESS_LOG": "-",
+        "METRICS": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
+    }
     configurations = {
         "metrics off": {"METRICS": "0"},
-        "metrics on, scraped": {"METRICS": "1", "METRICS_TOKEN": METRICS_TOKEN},
+        "metrics on, scraped": {},
+        "warnings only": {"LOG_LEVEL": "WARNING", "GUNICORN_ACCESS_LOG": ""},
+        "production's logs": {},
         "direct": {},
         "pgbouncer": {
             "DATABASE_URL": through,
@@ -1070,14 +1089,15 @@ def operations_run(settings: Settings, static: Path, tokens: Path, work: Path) -
             "DATABASE_LISTEN_ADDRESS": address,
         },
     }
-    runs: dict[str, list[LoadFigures]] = {name: [] for name in configurations}
+    pairs = [OPERATIONS[scenario] for scenario in scenarios]
+    runs: dict[str, list[LoadFigures]] = {name: [] for pair in pairs for name in pair}
     scrapes: list[int] = []
     try:
         wait_for_port(pooler_port)
-        for pair in [("metrics off", "metrics on, scraped"), ("direct", "pgbouncer")]:
+        for pair in pairs:
             for index in range(settings.runs):
                 for name in pair if index % 2 == 0 else reversed(pair):
-                    logs = work / "logs" / f"{name.replace(' ', '-').replace(',', '')}-{index}"
+                    logs = work / "logs" / f"{re.sub(r'[^a-z]+', '-', name)}-{index}"
                     with deployed(
                         settings,
                         logs=logs,
@@ -1153,7 +1173,7 @@ def main() -> None:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma list: operations,model,backlog,audience,hostile,growth,scale,faults",
+        help="comma list: metrics,logs,pooler,model,backlog,audience,hostile,growth,scale,faults",
     )
     parser.add_argument(
         "--backlog-seconds", type=int, default=90, help="how long the worker is stopped"
@@ -1240,12 +1260,12 @@ def main() -> None:
         f"{(app_32 or 0) / ceiling:.0%} of the ceiling; audit {report['ceiling']['audit']}"
     )
 
-    if "operations" not in settings.skip:
+    if scenarios := [name for name in OPERATIONS if name not in settings.skip]:
         log(
             f"Operations: 32 connections, {settings.runs} x {settings.seconds} s each, "
-            "alternating: metrics off / on and scraped; PostgreSQL direct / through PgBouncer"
+            "alternating: " + "; ".join(" / ".join(OPERATIONS[name]) for name in scenarios)
         )
-        ops = operations_run(settings, static, tokens, work)
+        ops = operations_run(settings, static, tokens, work, scenarios)
         report["operations"] = ops
         for name, found in ops["figures"].items():
             log(

@@ -226,11 +226,12 @@ def engine_listeners() -> int | None:
 
 
 def registry() -> CollectorRegistry:
+    """What a scrape reads: every process's counts (the host's, from the multiprocess
+    folder; without one, this process's), and the state."""
+    collected = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        collected = CollectorRegistry()
         multiprocess.MultiProcessCollector(collected)
     else:
-        collected = CollectorRegistry()
         collected.register(_Counted())
     collected.register(StateCollector())
     return collected
