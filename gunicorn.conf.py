@@ -3,7 +3,6 @@
 import gc
 import os
 
-from chatpot_project.logs import gunicorn_logging
 from chatpot_project.metrics import mark_process_dead
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
@@ -30,7 +29,8 @@ errorlog = "-"
 # A line per request: who, what, its status and time, and its request id (X-Request-ID).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # JSON lines, as the app's own, unless LOG_FORMAT=plain (chatpot_project.logs).
-logconfig_dict = gunicorn_logging(os.environ.get("LOG_FORMAT", "json"))
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logger_class = "chatpot_project.gunicorn_logs.JsonLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -1029,11 +1029,13 @@ def scraping(url: str, every: float, stop: threading.Event, statuses: list[int])
         )
 
 
-# The operator's tools, each measured against its absence (scenario: pair).
+# The operator's tools, each measured against its absence (scenario: the configurations
+# it alternates). "direct, nothing prepared" tells the pooler's two costs apart: the send's
+# statements planned on every run, and the hop through PgBouncer.
 OPERATIONS = {
     "metrics": ("metrics off", "metrics on, scraped"),
     "logs": ("warnings only", "production's logs"),
-    "pooler": ("direct", "pgbouncer"),
+    "pooler": ("direct", "direct, nothing prepared", "pgbouncer"),
 }
 
 
@@ -1041,11 +1043,12 @@ def operations_run(
     settings: Settings, static: Path, tokens: Path, work: Path, scenarios: list[str]
 ) -> dict:
     """The send at 32 connections with each of the operator's tools and without, in one
-    run, runs alternating (A B, B A, ...) so the machine's drift falls on both: metrics off,
+    run, runs alternating (A B, B A, ...) so the machine's drift falls on each: metrics off,
     and on with /metrics scraped every 5 s; warnings only, and production's logs (JSON
-    lines at INFO, gunicorn's access log); straight to PostgreSQL, and through PgBouncer in
-    transaction mode (bin/pooler). Production's logs and metrics wherever the pair is not
-    about them. The logs are kept, then searched for every secret the run used."""
+    lines at INFO, gunicorn's access log); straight to PostgreSQL (with the send's statements
+    prepared, and without), and through PgBouncer in transaction mode (bin/pooler).
+    Production's logs and metrics wherever the scenario is not about them. The logs are
+    kept, then searched for every secret the run used."""
     server = urllib.parse.urlsplit(settings.admin_url)
     address = f"{server.hostname or '127.0.0.1'}:{server.port or 5432}"
     pooler_port = free_port()
@@ -1083,27 +1086,27 @@ def operations_run(
         "warnings only": {"LOG_LEVEL": "WARNING", "GUNICORN_ACCESS_LOG": ""},
         "production's logs": {},
         "direct": {},
+        "direct, nothing prepared": {"DATABASE_POOLER": "transaction"},
         "pgbouncer": {
             "DATABASE_URL": through,
             "DATABASE_POOLER": "transaction",
             "DATABASE_LISTEN_ADDRESS": address,
         },
     }
-    pairs = [OPERATIONS[scenario] for scenario in scenarios]
-    runs: dict[str, list[LoadFigures]] = {name: [] for pair in pairs for name in pair}
+    groups = [OPERATIONS[scenario] for scenario in scenarios]
+    runs: dict[str, list[LoadFigures]] = {name: [] for group in groups for name in group}
     scrapes: list[int] = []
     try:
         wait_for_port(pooler_port)
-        for pair in pairs:
+        for group in groups:
             for index in range(settings.runs):
-                for name in pair if index % 2 == 0 else reversed(pair):
+                for name in group if index % 2 == 0 else reversed(group):
                     logs = work / "logs" / f"{re.sub(r'[^a-z]+', '-', name)}-{index}"
                     with deployed(
                         settings,
                         logs=logs,
                         STATIC_ROOT=str(static),
-                        **production,
-                        **configurations[name],
+                        **{**production, **configurations[name]},
                     ) as deployment:
                         stop = threading.Event()
                         scraped: list[int] = []

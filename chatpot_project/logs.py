@@ -116,23 +116,3 @@ def request_id_middleware(get_response):
             return response
 
     return middleware
-
-
-def gunicorn_logging(log_format: str) -> dict:
-    """gunicorn's own lines (its access log, its errors) as the app's: JSON lines on
-    standard output when `log_format` is json (gunicorn's `logconfig_dict`)."""
-    if log_format != "json":
-        return {}
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
-    # gunicorn adds its defaults to this, shallowly: its root logger's "console" is this one.
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"console": handler},
-        "root": {"handlers": ["console"], "level": "INFO"},
-        "loggers": {
-            "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        },
-    }
