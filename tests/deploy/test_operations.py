@@ -1,5 +1,6 @@
 """What an operator has of a live ChatPot (the Procfile's web and worker behind deploy/'s
-proxy and engine): a real Prometheus reading the game's figures from /metrics with the
+proxy and engine, and its stream process, as a host without the engine runs it): a real
+Prometheus reading the game's figures from /metrics with the
 shipped scrape config and alert rules, and log lines that follow one request from the
 proxy to the worker, with no secret in them."""
 
@@ -28,7 +29,8 @@ DEPLOY = ROOT / "deploy"
 TOKEN = "metrics-token-of-the-operations-test-0123456789"
 SECRET_KEY = "operations-test-secret-key-never-in-a-log-0123456789abcdef"
 PASSWORD = "correct-horse-battery-staple-of-the-test"
-LISTENERS = 3
+LISTENERS = 3  # the engine's
+APP_LISTENERS = 2  # the stream process's
 
 pytestmark = [
     pytest.mark.slow,
@@ -102,7 +104,8 @@ class Prometheus:
 
 
 def listen(url: str, opened: threading.Event, done: threading.Event) -> None:
-    """A listener of the pot's events through the engine, held until `done`."""
+    """A listener of the pot's events (through the engine, or the stream process's), held
+    until `done`."""
     parts = urllib.parse.urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
         sock.sendall(
@@ -157,6 +160,11 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
     commands = procfile()
     web = start(commands["web"], {**env, "PORT": str(web_port)})
     worker = start(commands["worker"], env)
+    # The stream process serves its streams itself where there is no engine; its figures
+    # go into the host's folder with the others'.
+    stream_port = free_port()
+    without_engine = {k: v for k, v in env.items() if k != "LIVE_PUBLISH_URL"}
+    stream = start(commands["stream"], {**without_engine, "PORT": str(stream_port)})
     prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{web_port}")
     done = threading.Event()
     outputs = {}
@@ -180,9 +188,11 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         tokens = {**json.loads(body), "first_access": tokens["access"], "first": tokens["refresh"]}
         auth = {"Authorization": f"Bearer {tokens['access']}"}
 
-        opened = [threading.Event() for _ in range(LISTENERS)]
-        for event in opened:
-            threading.Thread(target=listen, args=(site, event, done), daemon=True).start()
+        wait_for_port(stream_port, 30)
+        opened = [threading.Event() for _ in range(LISTENERS + APP_LISTENERS)]
+        for index, event in enumerate(opened):
+            url = site if index < LISTENERS else f"http://127.0.0.1:{stream_port}"
+            threading.Thread(target=listen, args=(url, event, done), daemon=True).start()
         assert all(event.wait(15) for event in opened)
 
         for n in range(3):
@@ -220,6 +230,7 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         prometheus.wait_for("chatpot_round", pot.round.number)
         prometheus.wait_for("chatpot_replies_waiting", 0)
         prometheus.wait_for("chatpot_live_listeners", LISTENERS)
+        prometheus.wait_for("sum(chatpot_app_stream_listeners)", APP_LISTENERS)
         prometheus.wait_for("chatpot_audit_clean", 1)  # the game-config saves asked for one
 
         # The alert rules are loaded and evaluate; the dashboard's queries all run.
@@ -250,6 +261,7 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         done.set()
         prometheus.stop()
         outputs["worker"] = stop(worker)
+        outputs["stream"] = stop(stream)
         outputs["web"] = stop(web)
         proxy.stop()
     assert audit_ledger().clean
