@@ -35,6 +35,10 @@ from prometheus_client.core import GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
 
+if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Each process's files go there from its first count on.
+    os.makedirs(folder, exist_ok=True)
+
 # Seconds, from the fastest answer to the keeper's timeout.
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
