@@ -158,17 +158,18 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
     proxy = Engine(f"127.0.0.1:{web_port}", tmp_path / "proxy")
     env["LIVE_PUBLISH_URL"] = proxy.publish_url
     commands = procfile()
-    web = start(commands["web"], {**env, "PORT": str(web_port)})
-    worker = start(commands["worker"], env)
     # The stream process serves its streams itself where there is no engine; its figures
     # go into the host's folder with the others'.
     stream_port = free_port()
     without_engine = {k: v for k, v in env.items() if k != "LIVE_PUBLISH_URL"}
-    stream = start(commands["stream"], {**without_engine, "PORT": str(stream_port)})
-    prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{web_port}")
+    web = worker = stream = prometheus = None
     done = threading.Event()
     outputs = {}
     try:
+        web = start(commands["web"], {**env, "PORT": str(web_port)})
+        worker = start(commands["worker"], env)
+        stream = start(commands["stream"], {**without_engine, "PORT": str(stream_port)})
+        prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{web_port}")
         wait_for_port(web_port, 30)
         site = proxy.url
         # /metrics is the web process's, for its token's bearer only; never the public's.
@@ -258,12 +259,19 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         exported |= {re.sub(r"_(bucket|count|sum)$", "", name) for name in exported}
         assert referenced_metrics() - exported == set()
     finally:
+        # Every process is stopped, whatever failed; then each is checked.
         done.set()
-        prometheus.stop()
-        outputs["worker"] = stop(worker)
-        outputs["stream"] = stop(stream)
-        outputs["web"] = stop(web)
+        if prometheus:
+            prometheus.stop()
         proxy.stop()
+        for name, process in [("worker", worker), ("stream", stream), ("web", web)]:
+            if process is None:
+                continue
+            try:
+                outputs[name] = stop(process)
+            except AssertionError as error:
+                outputs[name] = error
+    assert {name: output for name, output in outputs.items() if not isinstance(output, str)} == {}
     assert audit_ledger().clean
 
     # Every line is a JSON object; the win's request is on the web's line of it, on
