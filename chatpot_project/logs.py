@@ -5,7 +5,7 @@ back in the response's header), and on the game's lines the player, the message 
 round.
 
 What a line is about is kept in context variables: set for a request by
-`RequestIdMiddleware`, for a reply by the worker's task that writes it (`bound`), and read
+`request_id_middleware`, for a reply by the worker's task that writes it (`bound`), and read
 by `ContextFilter` onto every record. A game line names its own player, message and round
 (`extra=game(...)`).
 """
@@ -47,9 +47,21 @@ def bound(**fields):
             variable.reset(token)
 
 
-def game(*, player_id: int, message_id: int | None = None, round: int | None = None) -> dict:
-    """The `extra` of a game line: whom and what it is about."""
-    return {"player_id": player_id, "message_id": message_id, "round": round}
+def game(
+    *,
+    player_id: int,
+    message_id: int | None = None,
+    round: int | None = None,
+    request_id: str | None = None,
+) -> dict:
+    """The `extra` of a game line (or what to `bound`): whom and what it is about; a
+    request id given here is the line's, not the current request's."""
+    return {
+        "player_id": player_id,
+        "message_id": message_id,
+        "round": round,
+        "request_id": request_id,
+    }
 
 
 class ContextFilter(logging.Filter):

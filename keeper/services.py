@@ -141,16 +141,17 @@ def reply_finished(message: Message, outcome: str) -> None:
     metrics.REPLIES.labels(outcome).inc()
     if outcome != "failed":
         metrics.REPLY_DONE.observe(seconds)
-    logger.info(
-        "Reply %s after %.3f s",
-        outcome,
-        seconds,
-        extra={
-            **logs.game(
-                player_id=message.player_id, message_id=message.pk, round=message.round.number
-            ),
-            "request_id": message.reply.request_id or None,
-        },
+    logger.info("Reply %s after %.3f s", outcome, seconds, extra=reply_about(message))
+
+
+def reply_about(message: Message) -> dict:
+    """What a line about the message's reply says it is about: its player, the message,
+    the round, and the request that sent it (logs.game)."""
+    return logs.game(
+        player_id=message.player_id,
+        message_id=message.pk,
+        round=message.round.number,
+        request_id=message.reply.request_id or None,
     )
 
 

@@ -43,6 +43,7 @@ from .services import (
     replies_claim,
     replies_renew,
     replies_write_at_once,
+    reply_about,
     reply_finish,
     reply_finished,
     reply_release,
@@ -220,13 +221,7 @@ class Worker:
         """Write one reply: the model's, as far as it gets; the built-in keeper's if the
         model gave nothing, or if the reply has been claimed too often. Its lines say
         whose reply it is, and the request that sent the message."""
-        message = claim.message
-        with logs.bound(
-            request_id=message.reply.request_id or None,
-            player_id=message.player_id,
-            message_id=message.pk,
-            round=message.round.number,
-        ):
+        with logs.bound(**reply_about(claim.message)):
             await self._write_bound(bot, claim)
 
     async def _write_bound(self, bot: Bot, claim: Claim) -> None:

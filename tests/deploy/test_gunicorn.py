@@ -22,14 +22,16 @@ from wallet.audit import audit_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 
+NEEDS_POSTGRES_AND_REDIS = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres")
+    or not os.environ.get("REDIS_URL"),
+    reason="needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL (as .ci/run does)",
+)
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not os.environ.get("DATABASE_URL", "").startswith("postgres")
-        or not os.environ.get("REDIS_URL"),
-        reason="needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL (as .ci/run does)",
-    ),
+    NEEDS_POSTGRES_AND_REDIS,
 ]
 
 

@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy.test_gunicorn import fetch, procfile, server_database_url, start, stop
+from tests.deploy.test_gunicorn import (
+    NEEDS_POSTGRES_AND_REDIS,
+    fetch,
+    procfile,
+    server_database_url,
+    start,
+    stop,
+)
 from tests.engine import Engine, engine_missing, free_port, wait_for_port
 from wallet.audit import audit_ledger
 from wallet.models import Account
@@ -35,11 +42,7 @@ APP_LISTENERS = 2  # the stream process's
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        not os.environ.get("DATABASE_URL", "").startswith("postgres")
-        or not os.environ.get("REDIS_URL"),
-        reason="needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL (as .ci/run does)",
-    ),
+    NEEDS_POSTGRES_AND_REDIS,
     pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs prometheus (.ci/run)"),
     pytest.mark.skipif(bool(engine_missing()), reason=engine_missing() or "-"),
 ]
@@ -285,18 +288,18 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
     } == {name: [] for name in text}
     lines = {name: [json.loads(line) for line in found] for name, found in text.items()}
     about = {"request_id": request_id, "message_id": won["id"], "round": won["draw"]["round"]}
+
+    def of_the_win(found: list[dict]) -> list[dict]:
+        return [
+            {key: line.get(key) for key in about}
+            for line in found
+            if line.get("request_id") == request_id
+        ]
+
     sent = [line for line in lines["web"] if line["message"].startswith("Message sent")]
-    assert [
-        {key: line.get(key) for key in about}
-        for line in sent
-        if line.get("request_id") == request_id
-    ] == [about]
+    assert of_the_win(sent) == [about]
     written = [line for line in lines["worker"] if line["message"].startswith("Reply builtin")]
-    assert [
-        {key: line.get(key) for key in about}
-        for line in written
-        if line.get("request_id") == request_id
-    ] == [about]
+    assert of_the_win(written) == [about]
     assert all(line.get("player_id") for line in sent + written)
     access = [line for line in lines["web"] if line["logger"] == "gunicorn.access"]
     assert any(
