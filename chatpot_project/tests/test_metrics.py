@@ -56,6 +56,7 @@ def test_without_a_token_configured_there_are_no_metrics(client, settings):
 
 
 def test_a_send_a_win_and_refusals_are_counted(api_as, player, configure):
+    configure(win_chance=Decimal("0.000001"))  # the first send loses; the second is made to win
     client = api_as(player)
     before = {
         name: value(name)
