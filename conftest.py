@@ -105,17 +105,16 @@ def replies(db):
 
 
 @pytest.fixture
-def asgi_live_server(transactional_db):
-    """The site under uvicorn (streams included), on the test's database."""
-    from django.conf import settings
-    from django.test import override_settings
-
+def asgi_live_server(transactional_db, settings):
+    """The site under uvicorn behind the stand-in engine, as `bin/run` serves it, on the
+    test's database; the app publishes to that engine."""
     from tests.asgi_server import ASGILiveServer
 
-    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]):
-        server = ASGILiveServer()
-        yield server
-        server.stop()
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    server = ASGILiveServer()
+    settings.LIVE_PUBLISH_URLS = [server.publish_url]
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -130,14 +129,16 @@ def keeper_timings(settings):
 
 @pytest.fixture
 def running_worker(transactional_db, keeper_timings):
-    """A worker writing replies in a thread of its own, as `manage.py run_worker` does."""
+    """A worker writing replies in a thread of its own, as `manage.py run_worker` does
+    (the announcer and the ledger's audit beside it)."""
     import asyncio
     import threading
 
+    from chatpot_project.management.commands.run_worker import COMPANIONS
     from keeper.worker import Worker
 
     keeper_timings(poll_every=0.02)
-    worker = Worker(concurrency=16)
+    worker = Worker(concurrency=16, companions=COMPANIONS)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(
         target=lambda: loop.run_until_complete(worker.run(handle_signals=False)), daemon=True
@@ -169,17 +170,6 @@ def openai_backend(settings, model_server, configure, keeper_timings):
     settings.CHATBOT_API_KEY = "test-key"
     keeper_timings(timeout=1.5)
     return model_server.model
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _streams_database_closed(django_db_setup, django_db_blocker):
-    """The streams read through a thread of their own with a connection it keeps: closed
-    before the test database goes."""
-    yield
-    from chatpot_project.streams import close_stream_database
-
-    with django_db_blocker.unblock():
-        close_stream_database()
 
 
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}

@@ -23,13 +23,14 @@ class DrawSerializer(serializers.Serializer):
 class MessageSerializer(serializers.ModelSerializer):
     reply = serializers.CharField(
         allow_null=True,
-        help_text="The keeper's reply; null until it is complete (`reply_status` done or "
-        "stopped). Follow `reply_stream` to see it being written.",
+        help_text="The keeper's reply; null until it is complete (`reply_status` done, "
+        "stopped or interrupted). Follow `reply_stream` to see it being written.",
     )
     reply_status = serializers.ChoiceField(
         choices=Reply.Status.choices,
         help_text="`pending` (waiting for a worker), `streaming` (being written), `done`, or "
-        "`stopped` (by the player: the reply keeps what was written).",
+        "`stopped` (by the player: the reply keeps what was written), or `interrupted` (the "
+        "worker writing it died part-way: what it wrote stands, cut short).",
     )
     reply_stream = serializers.CharField(
         help_text="Where the reply streams as server-sent events (relative to the site): "

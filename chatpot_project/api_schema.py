@@ -83,8 +83,8 @@ MESSAGE_ID = {
     "required": True,
     "description": "Message",
 }
-# The streams are async views (keeper.streams, pot.streams), which drf-spectacular does not
-# read: they are described here, as a client sees them.
+# The streams are plain views handing over to the real-time engine (live.views), which
+# drf-spectacular does not read: they are described here, as a client sees them.
 STREAMS = {
     "/api/v1/messages/{message_id}/stream": {
         "get": {

@@ -2,9 +2,8 @@ from django.urls import path, re_path
 
 from accounts import api as accounts_api
 from chat import api as chat_api
-from keeper import streams as keeper_streams
+from live import views as live_views
 from pot import api as pot_api
-from pot import streams as pot_streams
 from wallet import api as wallet_api
 
 from .api_errors import api_not_found
@@ -13,11 +12,9 @@ urlpatterns = [
     path("messages", chat_api.MessagesView.as_view(), name="api-messages"),  # the busiest
     path("messages/<int:message_id>", chat_api.MessageView.as_view(), name="api-message"),
     path("messages/<int:message_id>/stop", chat_api.StopView.as_view(), name="api-message-stop"),
-    # Streams: async views, served by the ASGI process (docs/OPERATIONS.md).
-    path(
-        "messages/<int:message_id>/stream", keeper_streams.reply_stream, name="api-message-stream"
-    ),
-    path("events", pot_streams.events, name="api-events"),
+    # Streams: who may listen; the real-time engine holds them (docs/LIVE.md).
+    path("messages/<int:message_id>/stream", live_views.reply_stream, name="api-message-stream"),
+    path("events", live_views.events, name="api-events"),
     path("auth/register", accounts_api.RegisterView.as_view(), name="api-register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="api-token"),
     path("auth/token/refresh", accounts_api.TokenRotateView.as_view(), name="api-token-refresh"),

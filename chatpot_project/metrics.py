@@ -65,8 +65,9 @@ REPLIES = Counter(
     "chatpot_replies_total",
     "Replies finished, by outcome: model (the model wrote it), builtin (the built-in "
     "keeper is the bot), fallback (the model gave nothing, or failed too often: the "
-    "built-in keeper answered), stopped (by its player), failed (the worker gave it up; "
-    "another attempt follows).",
+    "built-in keeper answered), stopped (by its player), interrupted (its worker died "
+    "part-way: the text written stands), failed (the worker gave it up; another attempt "
+    "follows).",
     ["outcome"],
 )
 FIRST_PIECE = Histogram(
@@ -89,11 +90,6 @@ WINS_ANNOUNCED = Counter(
     "chatpot_live_wins_announced_total",
     "Wins told to the real-time engine, for every listener, by the announcer.",
 )
-APP_LISTENERS = Gauge(
-    "chatpot_app_stream_listeners",
-    "Streams the app's own stream server holds (without a real-time engine).",
-    multiprocess_mode="livesum",
-)
 
 # Every label value known in advance is there from the start, at 0: a rate over a count
 # that has not moved yet is 0, not missing.
@@ -101,7 +97,7 @@ for _reason in ("invalid", "insufficient_funds", "idempotency_conflict", "busy",
     REFUSED.labels(_reason)
 for _scope in ("register", "token", "send"):
     THROTTLED.labels(_scope)
-for _outcome in ("model", "builtin", "fallback", "stopped", "failed"):
+for _outcome in ("model", "builtin", "fallback", "stopped", "interrupted", "failed"):
     REPLIES.labels(_outcome)
 MODEL_ERRORS.labels("timeout")
 

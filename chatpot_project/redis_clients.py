@@ -1,5 +1,5 @@
 """Clients of the Redis that the cache uses, where the cache is Redis (REDIS_URL): for
-throttle counts, and for the live replies' pieces (keeper.streaming)."""
+throttle counts, and for the text so far of the replies being written (keeper.streaming)."""
 
 import asyncio
 import functools
@@ -46,9 +46,21 @@ def sync_client() -> "redis.Redis | None":
 _loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+# A command waits this long for a free connection of its event loop's pool before it fails.
+POOL_WAIT_SECONDS = 30
+
+
 def async_client() -> "redis.asyncio.Redis":
-    """This event loop's client (with its pool: a pub/sub takes a connection of its own)."""
+    """This event loop's client. Its pool holds a connection for every reply the worker
+    writes at once, and a command that finds none free waits for one: with redis-py's
+    default (100 connections, then an error) a worker writing 256 replies ended some of
+    them short."""
     loop = asyncio.get_running_loop()
     if (client := _loops.get(loop)) is None:
-        client = _loops[loop] = redis.asyncio.Redis.from_url(redis_url())
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            redis_url(),
+            max_connections=settings.WORKER_CONCURRENCY + 8,
+            timeout=POOL_WAIT_SECONDS,
+        )
+        client = _loops[loop] = redis.asyncio.Redis(connection_pool=pool)
     return client

@@ -73,10 +73,10 @@ INSTALLED_APPS = [
     "pot",
     "chat",
     "keeper",
+    "live",
 ]
 
-# WhiteNoise serves the static files; it is the one middleware that runs only in a
-# thread, so the stream process, which serves none, goes without it (SERVE_STATIC=0).
+# WhiteNoise serves the static files (SERVE_STATIC=0: a server in front serves them).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 # Prometheus metrics (chatpot_project.metrics): kept unless METRICS=0; served at /metrics
 # only to a bearer of METRICS_TOKEN (unset: not served).
@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "pot.context_processors.game_status",
+                "live.context_processors.live",
             ],
         },
     },
@@ -329,15 +330,24 @@ KEEPER = {
 # LEDGER_AUDIT_LOOK_EVERY seconds of an operator's action on money or fairness.
 LEDGER_AUDIT_EVERY = env_float("LEDGER_AUDIT_SECONDS", 24 * 60 * 60)
 LEDGER_AUDIT_LOOK_EVERY = env_float("LEDGER_AUDIT_LOOK_SECONDS", 5)
-# The real-time engine that holds the streams in production (DESIGN section 9: nginx's nchan
-# module, deploy/): where the app publishes to it, e.g. http://127.0.0.1:8081/publish; a
-# comma list for several engines, tried in turn (engines sharing a Redis need only one).
-# Unset, the app serves the streams itself (bin/run; the stream process).
+# The real-time engine that holds the streams (docs/LIVE.md: nginx's nchan module in
+# production, deploy/ and bin/proxy): where the app publishes to it, e.g.
+# http://127.0.0.1:8081/publish; a comma list for several engines, each told everything.
+# Unset, there is no engine: a stream answers what there is now and the client comes back.
 LIVE_PUBLISH_URLS = [url.rstrip("/") for url in env_list("LIVE_PUBLISH_URL", [])]
+# The stand-in engine (live.devengine), in front of the ASGI application, for `bin/run` and
+# the tests: its publisher at LIVE_DEV_PUBLISH's path. Never in production (live.E001).
+LIVE_DEV_ENGINE = env_bool("LIVE_DEV_ENGINE")
+LIVE_DEV_PUBLISH = os.environ.get("LIVE_DEV_PUBLISH", "http://127.0.0.1:8000/publish")
+# How far back a client that comes back is resumed by its engine from the engine's own
+# buffer (deploy/nginx.conf.template keeps the events of the last hour, up to 1,024
+# publishes); further back, the app tells it what it missed first.
+LIVE_RESUME_SECONDS = env_float("LIVE_RESUME_SECONDS", 300)
 # Replies a worker process writes at once (model calls in flight).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
-# Idle streams send a comment this often, so proxies keep them open.
-STREAM_HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15"))
+# With nothing new, the announcer tells the pot again this often, so nothing on the way
+# closes a quiet stream.
+STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
 
 
 # The JSON API (DESIGN section 6): JWT bearer tokens, JSON only, errors with a stable code.

@@ -6,7 +6,7 @@ from accounts import views as accounts_views
 from chat import views as chat_views
 from chatpot_project.health import health_detail
 from chatpot_project.metrics import metrics_view
-from keeper import streams as keeper_streams
+from live import views as live_views
 from pot import views as pot_views
 from wallet import views as wallet_views
 
@@ -26,7 +26,7 @@ urlpatterns = [
     path("chat/messages/<int:message_id>/reply/", chat_views.reply, name="chat-reply"),
     path("chat/messages/<int:message_id>/stop/", chat_views.stop, name="chat-stop"),
     # A signed-in player's pages follow the pot and their replies on this one stream.
-    path("live/", keeper_streams.player_stream, name="live"),
+    path("live/", live_views.player_stream, name="live"),
     path("wallet/", wallet_views.wallet, name="wallet"),
     path("wallet/claim/", wallet_views.claim, name="wallet-claim"),
     path("accounts/register/", accounts_views.register, name="register"),

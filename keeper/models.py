@@ -10,8 +10,9 @@ class Reply(models.Model):
     the claim counts an attempt and holds a lease, which the worker renews while it
     writes; every write the worker makes names its attempt, so a worker that lost the
     reply (its lease ran out and another claimed it) writes nothing. It ends `done`, or
-    `stopped` by its player, with its text; while it is written, the text so far is here
-    (without Redis) or in Redis (keeper.streaming).
+    `stopped` by its player, with its text, or `interrupted`: its worker died part-way and
+    the text it wrote stands, said to be cut short; while it is written, the text so far
+    is here (without Redis) or in Redis (keeper.streaming).
     """
 
     class Status(models.TextChoices):
@@ -19,11 +20,12 @@ class Reply(models.Model):
         STREAMING = "streaming", "Being written"
         DONE = "done", "Done"
         STOPPED = "stopped", "Stopped by the player"
+        INTERRUPTED = "interrupted", "Cut short: its writer died part-way"
 
     message = models.OneToOneField(
         "chat.Message", on_delete=models.CASCADE, primary_key=True, related_name="reply"
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     # The player's message number, counting this one, as the send gave it: the keeper
     # speaks of it ("your 11th message").
     ordinal = models.PositiveIntegerField()
@@ -65,5 +67,5 @@ class Reply(models.Model):
 REPLIES_CHANNEL = "keeper_replies"
 
 OPEN = frozenset({Reply.Status.PENDING, Reply.Status.STREAMING})
-# Complete: written to the end, or stopped by its player.
-FINISHED = frozenset({Reply.Status.DONE, Reply.Status.STOPPED})
+# Complete: written to the end, stopped by its player, or cut short.
+FINISHED = frozenset({Reply.Status.DONE, Reply.Status.STOPPED, Reply.Status.INTERRUPTED})

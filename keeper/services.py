@@ -122,11 +122,9 @@ def replies_write_at_once(*, limit: int) -> list[tuple[int, dict]]:
         contexts, messages = _read_for(found, history_turns=0)
         for reply in found:
             reply.text = clean_reply(kept[reply.pk] or bot.reply(contexts[reply.pk]))
-            reply.status, reply.attempt, reply.lease_until = (
-                Reply.Status.DONE,
-                reply.attempt + 1,
-                None,
-            )
+            # What an earlier attempt wrote stands, cut short (keeper.worker).
+            done = Reply.Status.INTERRUPTED if kept[reply.pk] else Reply.Status.DONE
+            reply.status, reply.attempt, reply.lease_until = done, reply.attempt + 1, None
             messages[reply.pk].reply = reply
         Reply.objects.bulk_update(found, ["text", "status", "attempt", "lease_until"])
     for reply in found:
@@ -180,15 +178,16 @@ def replies_renew(*, claims: list[Claim]) -> list[Claim]:
     return lost
 
 
-def reply_finish(*, claim: Claim, text: str) -> dict | None:
-    """Store the reply, done: the message as the API shows it, or None if the reply is no
-    longer the claim's to write."""
+def reply_finish(*, claim: Claim, text: str, interrupted: bool = False) -> dict | None:
+    """Store the reply, done (or cut short: `interrupted`): the message as the API shows
+    it, or None if the reply is no longer the claim's to write."""
     text = clean_reply(text)
-    if not _held(claim).update(text=text, status=Reply.Status.DONE, lease_until=None):
+    status = Reply.Status.INTERRUPTED if interrupted else Reply.Status.DONE
+    if not _held(claim).update(text=text, status=status, lease_until=None):
         claim.lost = True
         return None
     reply = claim.message.reply
-    reply.text, reply.status, reply.lease_until = text, Reply.Status.DONE, None
+    reply.text, reply.status, reply.lease_until = text, status, None
     return message_data(claim.message)
 
 

@@ -13,8 +13,9 @@ one connection. The worker renews the leases of the replies it writes; one it ha
 (stopped by its player, or claimed by another worker after this one stalled) is
 abandoned, and every write it would still make is refused (keeper.streaming).
 
-Beside the replies, each worker runs the pot's announcer (pot.announcer: one speaks at a
-time) and the ledger's audit when it is due (wallet.auditing).
+Beside the replies, a worker runs its companions until it stops: the pot's announcer
+(live.announcer) and the ledger's audit when it is due (wallet.auditing), as
+`manage.py run_worker` gives them.
 """
 
 import asyncio
@@ -22,17 +23,14 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
-from chatpot_project import engine, logs, metrics
-from chatpot_project.streams import close_stream_database
-from pot.announcer import announce_once_enabled
-from wallet.auditing import audit_when_due
+from chatpot_project import logs, metrics
 
 from . import conf
 from .bots import MAX_REPLY_CHARS, Bot, BuiltinBot, close_model_session, get_bot
@@ -49,15 +47,26 @@ from .services import (
     reply_release,
     reply_save,
 )
-from .streaming import Passed, replies
+from .streaming import Passed, followers, replies
 
 logger = logging.getLogger(__name__)
 
 
+# What runs beside the replies until the worker stops (given the worker's `stopping`).
+Companion = Callable[[asyncio.Event], Awaitable[None]]
+
+
 class Worker:
-    def __init__(self, *, concurrency: int, timings: conf.Timings | None = None):
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        timings: conf.Timings | None = None,
+        companions: Sequence[Companion] = (),
+    ):
         self.concurrency = concurrency
         self.timings = timings or conf.timings()
+        self.companions = companions
         self.writing: dict[asyncio.Task, Claim] = {}
         self.stopping = asyncio.Event()
         self.notified = asyncio.Event()
@@ -79,7 +88,7 @@ class Worker:
                     break
         finally:
             await close_model_session()
-            await engine.close_session()
+            await followers.close()
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Write replies until `stop()` (SIGTERM or SIGINT, unless `handle_signals` is off)."""
@@ -95,8 +104,7 @@ class Worker:
             "is notified of new ones" if notifications.listening else "looks for new ones",
         )
         renewing = loop.create_task(self._renew_leases())
-        announcing = loop.create_task(announce_once_enabled(self.stopping))
-        auditing = loop.create_task(audit_when_due(self.stopping))
+        beside = [loop.create_task(companion(self.stopping)) for companion in self.companions]
         swept_at = loop.time()
         try:
             claimed_at = -self.timings.claim_every
@@ -132,12 +140,11 @@ class Worker:
         finally:
             renewing.cancel()
             await self._finish_writing()
-            await asyncio.gather(announcing, auditing, return_exceptions=True)
+            await asyncio.gather(*beside, return_exceptions=True)
             await notifications.close()
             await close_model_session()
-            await engine.close_session()
+            await followers.close()
             await sync_to_async(connections.close_all)()
-            await asyncio.to_thread(close_stream_database)  # the announcer's
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
@@ -229,14 +236,24 @@ class Worker:
         writing = Writing(live, claim)
         outcome = "model"
         try:
-            if claim.exhausted:
+            if writing.text:
+                # An earlier attempt's worker died part-way: what it wrote was shown, and
+                # stands, said to be cut short (asked again, a model would not go on from
+                # it: the player would see two replies run into one).
+                logger.warning(
+                    "The reply to message %s was cut short by its worker's end (attempt %s)",
+                    claim.message_id,
+                    claim.attempt,
+                )
+                outcome = "interrupted"
+            elif claim.exhausted:
                 logger.warning(
                     "The reply to message %s was claimed %s times: the built-in keeper answers it",
                     claim.message_id,
                     claim.attempt,
                 )
                 outcome = "fallback"
-            elif not writing.text:
+            else:
                 await self._stream(bot, writing)
             if not writing.text.strip():
                 writing.text = BuiltinBot().reply(claim.context)
@@ -304,7 +321,9 @@ class Worker:
 
     async def _finish(self, writing: "Writing", outcome: str) -> None:
         claim = writing.claim
-        message = await self._database(reply_finish, claim=claim, text=writing.text)
+        message = await self._database(
+            reply_finish, claim=claim, text=writing.text, interrupted=outcome == "interrupted"
+        )
         if message is None:
             raise Lost()
         reply_finished(claim.message, outcome)
@@ -335,6 +354,9 @@ class Writing:
         self.passed, self.at = len(self.text), 0.0
         self.lock = asyncio.Lock()
         self.later: asyncio.Task | None = None
+        # The later passing has begun publishing: it is let finish, never cancelled (a
+        # piece cut off there went out all the same, and would go out again).
+        self.later_publishing = False
         self.failed: BaseException | None = None
 
     async def wrote(self) -> None:
@@ -347,10 +369,12 @@ class Writing:
         if time.monotonic() - self.at >= PASS_ON_SECONDS:
             await self.pass_on()
         elif self.later is None or self.later.done():
+            self.later_publishing = False
             self.later = asyncio.ensure_future(self._pass_on_later())
 
     async def _pass_on_later(self) -> None:
         await asyncio.sleep(max(0.0, self.at + PASS_ON_SECONDS - time.monotonic()))
+        self.later_publishing = True
         try:
             await self.pass_on()
         except Exception as error:  # the writing loop raises it
@@ -384,8 +408,10 @@ class Writing:
             logger.exception("The reply to message %s was not passed on", self.claim.message_id)
 
     async def cancel_passing(self) -> None:
+        """No passing later: one still waiting is called off, one publishing is let end."""
         if self.later is not None and not self.later.done():
-            self.later.cancel()
+            if not self.later_publishing:
+                self.later.cancel()
             await asyncio.gather(self.later, return_exceptions=True)
 
 

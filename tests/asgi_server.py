@@ -1,5 +1,6 @@
-"""The whole site under a real ASGI server (uvicorn), as `bin/run` serves it (the streams
-held by the app itself), in a thread of the test process, on the test's own database."""
+"""The whole site under a real ASGI server (uvicorn), as `bin/run` serves it: the stand-in
+of the real-time engine in front (live.devengine), in a thread of the test process, on the
+test's own database."""
 
 import threading
 import time
@@ -7,19 +8,14 @@ import time
 import uvicorn
 from django.core.asgi import get_asgi_application
 
-from chatpot_project.streams import close_stream_database
+from live.devengine import DevEngine
 
 
 class ASGILiveServer:
     def __init__(self):
-        from chatpot_project.asgi import with_streams
-
+        self.engine = DevEngine(get_asgi_application())
         config = uvicorn.Config(
-            with_streams(get_asgi_application()),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="off",
+            self.engine, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -31,8 +27,8 @@ class ASGILiveServer:
             time.sleep(0.02)
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.publish_url = f"{self.url}/publish"
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-        close_stream_database()

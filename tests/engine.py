@@ -49,39 +49,45 @@ def wait_for_port(port: int, seconds: float = 15) -> None:
 
 class Engine:
     """bin/proxy in front of the web process at `web_address`; `url` is the public side,
-    `publish_url` the app's LIVE_PUBLISH_URL; `settings`, more of bin/proxy's environment."""
+    `publish_url` the app's LIVE_PUBLISH_URL, `name` how it names itself; `settings`, more
+    of bin/proxy's environment."""
 
-    def __init__(self, web_address: str, run_dir: Path, *, redis_url: str = "", **settings: str):
+    def __init__(self, web_address: str, run_dir: Path, *, name: str = "", **settings: str):
         self.port, self.publish_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.publish_url = f"http://127.0.0.1:{self.publish_port}/publish"
-        env = {
-            **os.environ,
+        self.name = name or f"edge-{self.port}"
+        self.run_dir = run_dir
+        self.settings = {
             "WEB_UPSTREAM": web_address,
             "PROXY_PORT": str(self.port),
             "PUBLISH_LISTEN": f"127.0.0.1:{self.publish_port}",
             "PROXY_RUN_DIR": str(run_dir),
             "PROXY_WORKER_CONNECTIONS": "4096",
+            "ENGINE_NAME": self.name,
             **settings,
         }
-        if redis_url:
-            env["NCHAN_REDIS_URL"] = redis_url
-        self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "proxy")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # nginx's workers with it, stopped together
-        )
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, on the same ports, as a restarted host's engine)."""
+        env = {**os.environ, **self.settings}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = self.run_dir / "proxy.log"  # nginx's warnings and errors
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [str(ROOT / "bin" / "proxy")],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,  # nginx's workers with it, stopped together
+            )
         try:
             wait_for_port(self.port)
             wait_for_port(self.publish_port)
         except AssertionError as error:
             self.stop()
-            raise AssertionError(
-                f"bin/proxy did not start: {self.process.stderr.read()}"
-            ) from error
+            raise AssertionError(f"bin/proxy did not start: {self.log.read_text()}") from error
 
     def kill(self) -> None:
         """As a host that dies: nginx's master and workers at once, nothing said."""

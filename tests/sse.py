@@ -51,3 +51,20 @@ def _read(client, url, headers, until, deadline, events) -> None:
                 name, data, event_id = None, [], ""
             if time.monotonic() > deadline:
                 break
+
+
+def parse_events(body: bytes) -> list[Event]:
+    """The events of a stream's whole body (comments and `retry:` lines skipped)."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        name, data, event_id = None, [], ""
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif line.startswith("id:"):
+                event_id = line[3:].strip()
+        if name is not None:
+            events.append(Event(name, json.loads("\n".join(data)), 0.0, event_id))
+    return events

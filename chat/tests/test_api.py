@@ -265,22 +265,3 @@ def test_a_deactivated_player_is_refused_as_by_any_endpoint(api_as, player):
     assert refused["WWW-Authenticate"] == elsewhere["WWW-Authenticate"]
     assert balance(player) == 95
     assert Message.objects.count() == 1
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_streams_asked_of_the_wsgi_process_answer_once(api_as, player, client, replies):
-    """A WSGI server reads a stream to its end before answering: there the streams say what
-    there is now, end, and ask the client to come back in a second."""
-    events = client.get("/api/v1/events")
-    body = b"".join(events).decode()
-    assert events["Content-Type"] == "text/event-stream"
-    assert body.startswith('id: 1\nevent: round\ndata: {"round":1,')
-    assert 'event: pot\ndata: {"round":1,"amount":0}' in body
-    assert body.endswith("retry: 1000\n\n")
-    api = api_as(player)
-    sent = send(api, "hello").json()["message"]
-    pending = api.get(sent["reply_stream"])
-    assert b"".join(pending) == b"retry: 1000\n\n"
-    replies()
-    done = b"".join(api.get(sent["reply_stream"])).decode()
-    assert done.startswith("event: done\n")

@@ -18,6 +18,16 @@
   // a stream of its own.
 
   const live = { lastId: "", open: false, leading: false, channel: null };
+  // The events that carry an id (the pot, wins, rounds), and the ids this page has shown.
+  const NUMBERED = new Set(["pot", "win", "round"]);
+  const shown = new Set();
+  const shownBefore = (id) => {
+    if (!id) return false;
+    if (shown.has(id)) return true;
+    shown.add(id);
+    if (shown.size > 1000) shown.delete(shown.values().next().value);
+    return false;
+  };
   const streaming = () => live.open;
 
   const dispatch = (name, data) => {
@@ -28,6 +38,9 @@
   const openLive = () => {
     const url = document.body.dataset.live;
     if (!url || !window.EventSource) return;
+    // The stream goes on from where the page stood when it was made: nothing that happens
+    // meanwhile is missed.
+    live.lastId = document.body.dataset.liveFrom || "";
     if (!(navigator.locks && window.BroadcastChannel)) {
       holdStream(url);
       return;
@@ -44,6 +57,7 @@
         live.open = data.open;
         return;
       }
+      if (NUMBERED.has(data.name) && shownBefore(data.id)) return;
       if (data.id) live.lastId = data.id;
       dispatch(data.name, data.data);
     };
@@ -68,6 +82,8 @@
     source.addEventListener("error", () => state(source.readyState === EventSource.OPEN));
     for (const name of Object.keys(liveHandlers)) {
       source.addEventListener(name, (event) => {
+        // An event the page has shown already (its id says so) is not shown again.
+        if (NUMBERED.has(name) && shownBefore(event.lastEventId)) return;
         const data = JSON.parse(event.data);
         if (event.lastEventId) live.lastId = event.lastEventId;
         if (live.channel) live.channel.postMessage({ name, data, id: event.lastEventId });

@@ -1,19 +1,13 @@
-"""Every server we ship bounds what an anonymous client can hold: the proxy (bin/proxy)
+"""The proxy in front of ChatPot (bin/proxy) bounds what an anonymous client can hold: it
 caps the streams per address and in all with a 503 that says so, and closes a request whose
-head stops coming; without the proxy, the app's ASGI server (`bin/run`, the stream
-process) answers a head that is slow or too large with 408 or 431 and closes it."""
+head stops coming."""
 
 import asyncio
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.app_process import start_app_server
-from tests.engine import Engine, free_port, needs_engine, wait_for_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.engine import Engine, free_port, needs_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -111,53 +105,3 @@ def test_the_proxy_closes_a_request_whose_head_stops_coming(tmp_path):
         engine.stop()
     assert closed == [b""] * 50  # each closed by the proxy, nothing held
     assert waited < 25  # long before the client's own 30 s would have given up
-
-
-@pytest.fixture
-def embedded_server(transactional_db):
-    """The app's own ASGI server as bin/run starts it, with a 1 s bound on a request's head."""
-    port = free_port()
-    process = start_app_server(
-        port,
-        "--limit-concurrency",
-        "1000",
-        "--timeout-keep-alive",
-        "5",
-        "--http",
-        "chatpot_project.http:BoundedHttpToolsProtocol",
-        REQUEST_HEAD_TIMEOUT_SECONDS="1",
-    )
-    try:
-        wait_for_port(port, 30)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_app_server_answers_a_slow_or_huge_head_and_closes_it(embedded_server):
-    port = embedded_server
-
-    async def scenario():
-        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(300)]
-        for _, writer in connections[:200]:
-            writer.write(HALF_OPEN)  # the rest send nothing at all
-        # Meanwhile, everything else is answered as usual.
-        async with httpx.AsyncClient() as client:
-            health = await client.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
-        answers = await asyncio.gather(*(answer_of(reader) for reader, _ in connections))
-        for _, writer in connections:
-            writer.close()
-        # A head too large is refused as it comes, not read to its end.
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 100_000)
-        await writer.drain()
-        too_large = await answer_of(reader)
-        writer.close()
-        return health, answers, too_large
-
-    health, answers, too_large = asyncio.run(scenario())
-    assert health.status_code == 200
-    assert {answer.split(b"\r\n")[0] for answer in answers} == {b"HTTP/1.1 408 Request Timeout"}
-    assert too_large.startswith(b"HTTP/1.1 431 ")

@@ -1,9 +1,16 @@
+"""The Procfile's worker process: the keeper's replies (keeper.worker), and beside them the
+pot's announcer (live.announcer) and the ledger's audit when it is due (wallet.auditing)."""
+
 import asyncio
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from keeper.worker import Worker
+from live.announcer import announce
+from wallet.auditing import audit_when_due
+
+COMPANIONS = (announce, audit_when_due)
 
 
 def _event_loop():
@@ -32,6 +39,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, concurrency, batch, **options):
-        worker = Worker(concurrency=max(1, concurrency))
+        worker = Worker(concurrency=max(1, concurrency), companions=COMPANIONS)
         with asyncio.Runner(loop_factory=_event_loop) as runner:
             runner.run(worker.drain() if batch else worker.run())
