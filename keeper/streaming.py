@@ -22,8 +22,6 @@ from typing import Protocol
 
 from chatpot_project.redis_clients import async_client, namespace, redis_url, sync_client
 
-from .models import Reply
-
 logger = logging.getLogger(__name__)
 
 TEXT_KEPT_SECONDS = 3600  # the text so far, for late readers; the reply holds it after

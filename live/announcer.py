@@ -114,6 +114,9 @@ class Announcer:
         )
         chunk = told + pot_event(round=status.round_number, amount=status.amount, tick=number)
         answers = await engine.apublish_to_each("events", chunk)
+        # Where a new listener starts (the newest tick alone; the events channel keeps the
+        # last hour's, for those that come back).
+        await engine.apublish_to_each("now", chunk)
         self.published_at = loop.time()
         recorded = await self._database(
             record_tick,
@@ -210,7 +213,10 @@ def record_tick(*, tick: Tick, answers: list, said: Said) -> bool:
         with transaction.atomic():
             tick.save(force_insert=True)
             for name in started:
-                Engine.objects.update_or_create(name=name, defaults={"since": tick.pk})
+                publisher = next(base for base, known in said.names.items() if known == name)
+                Engine.objects.update_or_create(
+                    name=name, defaults={"since": tick.pk, "publisher": publisher}
+                )
             if failed:
                 Engine.objects.filter(name__in=failed).update(since=None)
     except IntegrityError:

@@ -23,7 +23,7 @@ from pot.selectors import pot_status
 
 from . import engine
 from .answers import POLL_MILLISECONDS, sse
-from .events import Position, events_between, pot_event, position_of, retry, tick_of
+from .events import Position, events_between, position_of, pot_event, retry, tick_of
 from .models import Engine, Tick
 
 # Nothing to go on from yet (the engine has taken no tick since it started, or the client
@@ -36,22 +36,19 @@ def answer(request: HttpRequest, *, location: str, player=None) -> HttpResponse:
     through = engine.engine_of(request)
     if through is None:
         return sse(_now(position_of(last_id)) + retry(POLL_MILLISECONDS))
-    if last_id is None:
+    since = position_of(last_id)
+    if since is None:  # no id, or not one of ours: a new listener
         return _new_listener(through, location, player)
-    resumed = _held_by(through, tick_of(last_id))
+    held = _messages_held(through)
+    resumed = _held_by(through, tick_of(last_id), held)
     if resumed is not None:
         # A page's stream is two channels (the events, the player's): one id for both.
         return engine.hand_over(location, after=_both(resumed) if player else resumed)
-    since = position_of(last_id)
-    if since is None:  # not one of ours: a new listener
-        return _new_listener(through, location, player)
-    newest = newest_held(through)
+    newest = newest_held(through) if held else None
     if newest is None or _ahead(since, tick_of(last_id), newest):
         return sse(retry(RETRY_SOON_MILLISECONDS))
     told = events_between(since, newest.round)
-    return sse(
-        told + pot_event(round=newest.round, amount=newest.amount, tick=newest.pk) + retry(0)
-    )
+    return sse(told + pot_event(round=newest.round, amount=newest.amount, tick=newest.pk) + retry(0))
 
 
 def _new_listener(through: str, location: str, player) -> HttpResponse:
@@ -59,9 +56,16 @@ def _new_listener(through: str, location: str, player) -> HttpResponse:
     channels' newest messages may be far apart: the engine would start both at the older
     one's second, and say again every tick since) hears what comes after the newest tick
     the engine holds, and its player's replies from that second on."""
-    if player is not None and (newest := newest_held(through)) is not None:
+    newest = newest_held(through) if player is not None else None
+    if newest is not None and _held_by(through, newest.pk, _messages_held(through)):
         return engine.hand_over(location, after=_both(newest.deliveries[through]))
     return engine.hand_over(location)
+
+
+def _messages_held(name: str) -> int:
+    """How many of the announcer's ticks the engine's events channel holds now."""
+    publisher = Engine.objects.filter(name=name).values_list("publisher", flat=True).first()
+    return engine.messages_held(publisher, "events") if publisher else 0
 
 
 def newest_event_id() -> str | None:
@@ -80,17 +84,22 @@ def last_event_id(request: HttpRequest) -> str | None:
     return found or None
 
 
-def _held_by(name: str, tick_id: int | None) -> str | None:
-    """The engine's own id of the tick, if the engine holds it still: it took the tick,
-    and every tick since, recently enough to have them all in its buffer."""
-    if tick_id is None:
+def _held_by(name: str, tick_id: int | None, held: int) -> str | None:
+    """The engine's own id of the tick, if the engine holds it still: it took the tick and
+    every tick since (its unbroken run began no later), recently, and its channel holds as
+    many messages as that makes (an engine that restarted meanwhile holds fewer). nchan
+    1.3.6's worker dies on a listener that resumes on a channel holding none: an engine
+    holding none is never handed one."""
+    if tick_id is None or held == 0:
         return None
     horizon = timezone.now() - timedelta(seconds=settings.LIVE_RESUME_SECONDS)
     tick = Tick.objects.filter(pk=tick_id, created_at__gte=horizon).first()
     if tick is None or name not in tick.deliveries:
         return None
-    held = Engine.objects.filter(name=name, since__lte=tick_id).exists()
-    return tick.deliveries[name] if held else None
+    if not Engine.objects.filter(name=name, since__lte=tick_id).exists():
+        return None
+    since = Tick.objects.filter(pk__gt=tick_id, deliveries__has_key=name).count()
+    return tick.deliveries[name] if held > since else None
 
 
 def newest_held(name: str) -> Tick | None:

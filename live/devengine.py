@@ -70,6 +70,7 @@ class Channel:
 # (how many messages a channel keeps, for how long): as the publisher locations of
 # deploy/nginx.conf.template set them.
 EVENTS = (1024, 3600.0)
+NOW = (1, 3600.0)
 REPLY = PLAYER = (512, 300.0)
 
 
@@ -98,27 +99,33 @@ class Engine:
             kept = channel.kept()
             for listener in channel.listeners:
                 listener.put_nowait(message)
-            info = {
-                "messages": len(kept),
-                "requested": -1,
-                "subscribers": len(channel.listeners),
-                "last_message_id": str(self.last),
-            }
+            info = self.info(name)
         return info
+
+    def info(self, name: str) -> dict:
+        """What nchan's publisher says of a channel."""
+        channel = self.channels[name]
+        kept = channel.kept()
+        return {
+            "messages": len(kept),
+            "requested": -1,
+            "subscribers": len(channel.listeners),
+            "last_message_id": str(kept[-1].id if kept else MessageId(0, 0)),
+        }
 
     def subscribe(
         self, names: list[str], after: str | None, *, oldest: bool = False
     ) -> tuple[asyncio.Queue, list]:
         """A listener of `names`: its queue, and what it is told first: what came after
-        `after`, or else each channel's oldest message kept (`oldest`) or its newest."""
+        `after`, or else each channel's every message kept (`oldest`) or none (newest)."""
         starts = _starts(after, len(names)) if after else [oldest or None] * len(names)
         backlog: dict[int, Message] = {}
         queue: asyncio.Queue = asyncio.Queue()
         for name, start in zip(names, starts, strict=True):
             channel = self.channel(name, _kind(name))
             kept = channel.kept()
-            if start is None:  # the newest message only
-                chosen = kept[-1:]
+            if start is None:  # from the next message on
+                chosen = []
             elif start is True:
                 chosen = kept
             else:
@@ -140,16 +147,14 @@ def _kind(name: str) -> tuple[int, float]:
         return REPLY
     if name.startswith("player."):
         return PLAYER
-    return EVENTS
+    return NOW if name == "now" else EVENTS
 
 
 _MULTI = re.compile(r"(-?[0-9]+):\[?([0-9-]+|-)(?:\]?,\[?([0-9-]+|-)\]?)?")
 
 
-def _starts(after: str | None, count: int) -> list:
-    """Where each channel starts: after a message id, or None for its newest message."""
-    if not after:
-        return [None] * count
+def _starts(after: str, count: int) -> list:
+    """Where each channel starts: after a message id (None: from the next one on)."""
     found = _MULTI.fullmatch(after)
     if found is None:
         return [None] * count
@@ -175,6 +180,7 @@ INTERNAL = [
 HANDED_TO_DJANGO = re.compile(r"/api/v1/messages/[0-9]+/stream|/live/|/api/v1/events")
 PUBLISHED = [
     (re.compile(r"events"), lambda found: [("events", EVENTS)]),
+    (re.compile(r"now"), lambda found: [("now", NOW)]),
     (
         re.compile(r"reply/([0-9]+)/player/([0-9]+)"),
         lambda found: [(f"reply.{found[1]}", REPLY), (f"player.{found[2]}", PLAYER)],
@@ -208,7 +214,7 @@ class DevEngine:
         elif path.startswith("/internal/"):  # never the public's
             await _answer(send, 404, b"Not found.\n")
         elif path == "/api/v1/events" and not _last_event_id(scope):
-            await self._hold(scope, receive, send, ["events"], None, b"text/event-stream")
+            await self._hold(scope, receive, send, ["now"], "oldest", b"text/event-stream")
         elif HANDED_TO_DJANGO.fullmatch(path):
             await self._ask_django(scope, receive, send)
         else:
@@ -217,16 +223,24 @@ class DevEngine:
     async def _publish(self, scope, receive, send, path: str) -> None:
         key = dict(scope["headers"]).get(b"x-live-key", b"").decode("latin-1")
         keyed = hmac.compare_digest(key, publisher_key())
-        if not (_from_here(scope) and scope["method"] == "POST" and keyed):
+        if not (_from_here(scope) and scope["method"] in ("GET", "POST") and keyed):
             await _answer(send, 403, b"Forbidden.\n")
             return
+        headers = [(b"content-type", b"application/json"), (ENGINE_HEADER, NAME.encode())]
         for pattern, channels in PUBLISHED:
-            if (found := pattern.fullmatch(path)) is not None:
-                body = await _body(receive)
-                info = self.engine.publish(channels(found), body)
-                headers = [(b"content-type", b"application/json"), (ENGINE_HEADER, NAME.encode())]
-                await _answer(send, 201, json.dumps(info).encode(), headers)
+            if (found := pattern.fullmatch(path)) is None:
+                continue
+            if scope["method"] == "GET":  # the channel's info
+                [(name, _)] = channels(found)[:1]
+                if name not in self.engine.channels:
+                    await _answer(send, 404, b"No such channel.\n")
+                    return
+                info = self.engine.info(name)
+                await _answer(send, 200, json.dumps(info).encode(), headers)
                 return
+            info = self.engine.publish(channels(found), await _body(receive))
+            await _answer(send, 201, json.dumps(info).encode(), headers)
+            return
         await _answer(send, 404, b"No such channel.\n")
 
     async def _ask_django(self, scope, receive, send) -> None:

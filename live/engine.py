@@ -179,6 +179,22 @@ async def close_session() -> None:
         await session.close()
 
 
+def messages_held(publisher: str, path: str) -> int:
+    """How many messages the engine's channel holds now (its publisher's channel info; 0
+    where it has none, or does not answer)."""
+    url = urllib.parse.urlsplit(f"{publisher}/{path}")
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=TIMEOUT_SECONDS)
+    try:
+        connection.request("GET", url.path, headers=_headers())
+        answer = connection.getresponse()
+        body = answer.read()
+        return int(json.loads(body).get("messages", 0)) if answer.status == 200 else 0
+    except (OSError, http.client.HTTPException, ValueError, AttributeError):
+        return 0
+    finally:
+        connection.close()
+
+
 def hand_over(location: str, *, after: str | None = None) -> HttpResponse:
     """Hand the listener's connection to the engine's internal `location` (nginx's
     X-Accel-Redirect), from the message after `after` (the engine's own id) if given."""

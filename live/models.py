@@ -27,6 +27,8 @@ class Engine(models.Model):
     # The first tick of the unbroken run the engine holds: ticks before it it missed or
     # lost (it was down, or restarted), so a client that heard one is caught up by the app.
     since = models.BigIntegerField(null=True)
+    # Where the app publishes to it (one of LIVE_PUBLISH_URLS).
+    publisher = models.CharField(max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -18,9 +18,13 @@ ENGINE = {"HTTP_X_LIVE_ENGINE": "edge1"}
 
 
 @pytest.fixture
-def engines(settings):
-    """An engine in front of the app (its publisher is never asked here)."""
+def engines(settings, monkeypatch):
+    """An engine in front of the app, holding `holding["events"]` messages of the events
+    (what its publisher would say: tests/live/test_contract.py asks the real ones)."""
     settings.LIVE_PUBLISH_URLS = ["http://127.0.0.1:9/publish"]
+    holding = {"events": 1024}
+    monkeypatch.setattr("live.engine.messages_held", lambda publisher, path: holding[path])
+    return holding
 
 
 def win_rounds(configure, player, count: int) -> None:
@@ -126,7 +130,7 @@ class TestThroughAnEngine:
 @pytest.mark.usefixtures("engines")
 class TestAComeback:
     def test_one_that_heard_a_tick_its_engine_holds_resumes_there(self, client, player):
-        Engine.objects.create(name="edge1", since=1)
+        Engine.objects.create(name="edge1", since=1, publisher="http://127.0.0.1:9/publish")
         tick(1, round=1)
         tick(2, round=1, message="1700000003:7")
         tick(3, round=1)
@@ -151,8 +155,8 @@ class TestAComeback:
         self, client, configure, player, engine, since, age
     ):
         win_rounds(configure, player, 2)
-        Engine.objects.create(name="edge1", since=since)
-        Engine.objects.create(name="edge2", since=since)
+        Engine.objects.create(name="edge1", since=since, publisher="http://127.0.0.1:9/publish")
+        Engine.objects.create(name="edge2", since=since, publisher="http://127.0.0.1:9/publish")
         long_ago = timezone.now() - timedelta(seconds=age)
         tick(1, round=1, created_at=long_ago)
         tick(2, round=1, created_at=long_ago)
@@ -176,7 +180,7 @@ class TestAComeback:
     ):
         """The app's catch-up stops where the engine's newest tick stood: a win after it is
         the engine's to tell, once."""
-        Engine.objects.create(name="edge1", since=2)
+        Engine.objects.create(name="edge1", since=2, publisher="http://127.0.0.1:9/publish")
         tick(2, round=1)
         win_rounds(configure, player, 1)  # round 1 won after tick 2
         events = parse_events(
@@ -184,8 +188,21 @@ class TestAComeback:
         )
         assert [event.id for event in events] == ["1.2"]
 
+    def test_an_engine_holding_fewer_ticks_than_came_since_has_lost_them(self, client, engines):
+        """It restarted since: what it holds starts after the client's tick."""
+        Engine.objects.create(name="edge1", since=1, publisher="http://127.0.0.1:9/publish")
+        for number in (1, 2, 3):
+            tick(number, round=1)
+        engines["events"] = 2  # ticks 2 and 3, not 1
+        heard = client.get("/api/v1/events", HTTP_LAST_EVENT_ID="1.1", **ENGINE)
+        assert [event.id for event in parse_events(heard.content)] == ["1.3"]
+        engines["events"] = 3
+        assert "X-Accel-Redirect" in client.get(
+            "/api/v1/events", HTTP_LAST_EVENT_ID="1.1", **ENGINE
+        )
+
     def test_one_that_heard_more_than_this_engine_has_been_told_comes_back_soon(self, client):
-        Engine.objects.create(name="edge1", since=1)
+        Engine.objects.create(name="edge1", since=1, publisher="http://127.0.0.1:9/publish")
         tick(1, round=1)
         soon = client.get("/api/v1/events", HTTP_LAST_EVENT_ID="1.2", **ENGINE)
         assert soon.content == b"retry: 500\n\n"
@@ -199,7 +216,7 @@ class TestAComeback:
     ):
         win_rounds(configure, player, MISSED_ROUNDS_MAX + 5)
         now = Round.objects.get(outcome=Round.Outcome.OPEN).number
-        Engine.objects.create(name="edge1", since=1)
+        Engine.objects.create(name="edge1", since=1, publisher="http://127.0.0.1:9/publish")
         tick(1, round=now)
         events = parse_events(
             client.get("/api/v1/events", HTTP_LAST_EVENT_ID="0", **ENGINE).content
@@ -211,7 +228,7 @@ class TestAComeback:
         ]
         assert events[0].data == {"from_round": 0, "to_round": now - 1}
 
-    @pytest.mark.parametrize("odd", ["abc", "-1", "1.2.3", "9" * 40, "1w.2", "１"])
+    @pytest.mark.parametrize("odd", ["abc", "-1", "1.2.3", "9" * 40, "1w.2", "\uff11"])
     def test_an_id_not_ours_is_a_new_listener(self, client, odd):
         assert redirect_of(client.get("/api/v1/events", HTTP_LAST_EVENT_ID=odd, **ENGINE)) == (
             "/internal/live/events"

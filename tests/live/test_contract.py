@@ -4,6 +4,7 @@ and against its stand-in (live.devengine, in front of the site under uvicorn, as
 serves it). Each scenario publishes what the app publishes and listens as a client does;
 both engines must say exactly the same bytes."""
 
+import re
 import threading
 import time
 
@@ -102,16 +103,24 @@ def publish(path: str, chunk: bytes) -> engine.Delivery:
     return delivery
 
 
+def tick(chunk: bytes) -> engine.Delivery:
+    """A tick of the announcer: to the events, and as the newest alone."""
+    publish("now", chunk)
+    return publish("events", chunk)
+
+
 def ticks_published(site: Site, count: int) -> list[engine.Delivery]:
     """`count` ticks of the announcer (a pot each), kept as the announcer keeps them."""
     deliveries = []
     for number in range(1, count + 1):
-        delivery = publish("events", pot(number))
+        delivery = tick(pot(number))
         Tick.objects.create(
             id=number, round=1, amount=number, deliveries={site.name: delivery.message_id}
         )
         deliveries.append(delivery)
-    EngineRecord.objects.update_or_create(name=site.name, defaults={"since": 1})
+    EngineRecord.objects.update_or_create(
+        name=site.name, defaults={"since": 1, "publisher": site.publish_url}
+    )
     return deliveries
 
 
@@ -124,21 +133,20 @@ def test_a_publish_is_answered_with_the_engines_id_of_it_and_its_name(site):
     second = publish("events", pot(2))
     assert (first.engine, second.engine) == (site.name, site.name)
     assert (first.messages, second.messages) == (1, 2)
-    when, _, tag = first.message_id.partition(":")
-    assert when.isdigit() and tag.isdigit()
+    assert re.fullmatch(r"[0-9]+:[0-9]+", first.message_id)
     later = tuple(map(int, second.message_id.split(":")))
     assert later > tuple(map(int, first.message_id.split(":")))
 
 
-def test_a_new_listener_hears_the_newest_publish_then_each_as_it_comes(site):
-    publish("events", pot(1))
-    publish("events", pot(2))
+def test_a_new_listener_hears_the_newest_tick_then_each_as_it_comes(site):
+    tick(pot(1))
+    tick(pot(2))
     listener = Listener(f"{site.url}/api/v1/events")
     assert listener.status == 200
     assert listener.headers["content-type"].startswith("text/event-stream")
     assert listener.until(pot(2)) == pot(2)
-    publish("events", pot(3) + pot(4))
-    publish("events", pot(5))
+    tick(pot(3) + pot(4))
+    tick(pot(5))
     assert listener.until(pot(2) + pot(3) + pot(4) + pot(5)) == pot(2) + pot(3) + pot(4) + pot(5)
     listener.close()
 
@@ -147,12 +155,12 @@ def test_a_listener_that_comes_back_hears_what_came_after_what_it_heard_once(sit
     ticks_published(site, 3)
     listener = Listener(f"{site.url}/api/v1/events", headers={"Last-Event-ID": "1.1"})
     assert listener.until(pot(2) + pot(3)) == pot(2) + pot(3)
-    publish("events", pot(4))
+    tick(pot(4))
     assert listener.until(pot(2) + pot(3) + pot(4)) == pot(2) + pot(3) + pot(4)
     listener.close()
     # One that heard tick 3 (a page's tab taking the stream over) hears what came after.
     current = Listener(f"{site.url}/api/v1/events?last_event_id=1.3")
-    publish("events", pot(5))
+    tick(pot(5))
     assert current.until(pot(4) + pot(5)) == pot(4) + pot(5)
     current.close()
 
@@ -193,7 +201,7 @@ def test_a_page_hears_the_events_and_its_players_replies_and_comes_back_to_both(
     # A new page: what comes after the newest tick, and its player's replies from then on.
     page = Listener(f"{site.url}/live/", cookies=cookies)
     publish(mine, token)
-    publish("events", pot(3))
+    tick(pot(3))
     assert page.until(token + pot(3)) == token + pot(3)
     page.close()
     # Back after tick 1: the events after it, the player's replies from that second on;
@@ -239,3 +247,18 @@ def _session_of(player) -> dict:
     client = Client()
     client.force_login(player)
     return {name: morsel.value for name, morsel in client.cookies.items()}
+
+
+def test_an_engine_that_holds_no_events_is_never_handed_a_comeback(site):
+    """An engine just (re)started holds nothing: nchan's worker dies on a listener resumed
+    there. The app tells the listener to come back soon instead, and once the engine holds
+    the ticks, resumes it there."""
+    EngineRecord.objects.create(name=site.name, since=1, publisher=site.publish_url)
+    Tick.objects.create(id=1, round=1, amount=1, deliveries={site.name: "1700000000:0"})
+    soon = httpx.get(f"{site.url}/api/v1/events", headers={"Last-Event-ID": "1.1"}, timeout=10)
+    assert soon.content == b"retry: 500\n\n"
+    Tick.objects.all().delete()
+    ticks_published(site, 2)
+    listener = Listener(f"{site.url}/api/v1/events", headers={"Last-Event-ID": "1.1"})
+    assert listener.until(pot(2)) == pot(2)
+    listener.close()
