@@ -159,12 +159,6 @@ def _held(claim: Claim):
     )
 
 
-def reply_save(*, claim: Claim, text: str) -> bool:
-    """Save the text so far; False if the reply is no longer the claim's to write (the
-    player stopped it, or another attempt has it)."""
-    return bool(_held(claim).update(text=text))
-
-
 def replies_renew(*, claims: list[Claim]) -> list[Claim]:
     """Renew the leases of the claims; those lost meanwhile (stopped by the player, or
     claimed by another worker) are returned, marked lost."""
@@ -202,12 +196,16 @@ def reply_stop(*, message: Message) -> Message:
     if message.reply.finished:
         return message
     live = replies()
-    text = live.text_so_far(message.pk)
-    if text is None:
-        text = Reply.objects.values_list("text", flat=True).get(pk=message.pk)
-    stopped = Reply.objects.filter(pk=message.pk, status__in=OPEN).update(
-        text=clean_reply(text), status=Reply.Status.STOPPED, lease_until=None
-    )
+    so_far = live.stop(message.pk)  # from here on, no piece is added
+    with transaction.atomic():
+        stopped = Reply.objects.filter(pk=message.pk, status__in=OPEN).update(
+            status=Reply.Status.STOPPED, lease_until=None
+        )
+        if stopped:
+            text = so_far
+            if text is None:  # the reply's own text (no Redis), complete now
+                text = Reply.objects.values_list("text", flat=True).get(pk=message.pk)
+            Reply.objects.filter(pk=message.pk).update(text=clean_reply(text))
     message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
     if stopped:
         live.stopped(message.player_id, message_data(message))

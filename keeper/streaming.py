@@ -20,7 +20,13 @@ import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
+from asgiref.sync import sync_to_async
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+
 from chatpot_project.redis_clients import async_client, namespace, redis_url, sync_client
+
+from .models import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +108,6 @@ class RedisReplies:
     """The text so far in Redis, for late readers and for a worker that takes over the
     reply of one that died; the reply itself gets its text once it is done."""
 
-    save_every = float("inf")  # the text so far is in Redis
-
     def __init__(self):
         self.prefix = f"{namespace()}:reply"
 
@@ -131,7 +135,7 @@ class RedisReplies:
                 args=[text, TEXT_KEPT_SECONDS, writer.attempt],
             )
         )
-        if passed is not Passed.REFUSED:
+        if passed is Passed.ON:
             await followers.piece(writer, offset, text)
         return passed
 
@@ -148,11 +152,18 @@ class RedisReplies:
         """Replies written whole (the built-in keeper's), each with its player's key."""
         await followers.written(written)
 
+    def stop(self, message_id: int) -> str | None:
+        """From the web process: the player stops the reply. No piece is added once this
+        returns (its worker stops at its next one): the text so far, for good."""
+        text_key, stop_key, _ = self._keys(message_id)
+        with sync_client().pipeline(transaction=True) as step:
+            step.set(stop_key, 1, ex=STOP_KEPT_SECONDS)
+            step.get(text_key)
+            _, text = step.execute()
+        return None if text is None else text.decode()
+
     def stopped(self, player_id: int, message: dict) -> None:
-        """From the web process: the player stopped the reply; tell its worker (which
-        stops at its next piece) and its followers."""
-        _, stop_key, _ = self._keys(message["id"])
-        sync_client().set(stop_key, 1, ex=STOP_KEPT_SECONDS)
+        """Tell the stopped reply's followers its end."""
         followers.stopped(player_id, message)
 
     def text_so_far(self, message_id: int) -> str | None:
@@ -169,14 +180,15 @@ if fence > tonumber(ARGV[1]) then return {0, false} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return {1, redis.call('GET', KEYS[2])}
 """
-# Unless a later attempt has the reply: append the piece to the text so far (kept a
-# while), and say whether the player asked to stop.
+# Unless a later attempt has the reply, or the player asked to stop it: append the piece
+# to the text so far (kept a while). Once stopped, the text so far is the reply's for good.
 PIECE = """
 local fence = tonumber(redis.call('GET', KEYS[3]) or '0')
 if fence > tonumber(ARGV[3]) then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 redis.call('APPEND', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return redis.call('EXISTS', KEYS[2])
+return 0
 """
 FINISH = """
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -196,30 +208,46 @@ def _script(client, source: str):
 
 
 class DatabaseReplies:
-    """The text so far in the reply itself: the worker saves it often (each save naming
-    its attempt). For the embedded default, where there is no Redis."""
-
-    save_every = 0.2  # seconds
+    """The text so far in the reply itself: each piece appended there, under the fence of
+    its attempt (and refused once the player stopped the reply or another attempt has it),
+    before it is passed on. For the embedded default, where there is no Redis."""
 
     def taken_over(self, message_id: int, attempt: int) -> str | None:
         return ""  # the reply's own text is the text so far
 
     async def piece(self, writer: Writer, offset: int, text: str) -> Passed:
-        await followers.piece(writer, offset, text)
-        return Passed.ON  # a stop or a later attempt shows when the worker next saves
+        passed = await sync_to_async(_append)(writer, text)
+        if passed is Passed.ON:
+            await followers.piece(writer, offset, text)
+        return passed
 
     async def finished(self, writer: Writer, message: dict) -> Passed:
         await followers.finished(writer, message)
-        return Passed.ON
+        return Passed.ON  # the reply was stored under its attempt's fence already
 
     async def all_at_once(self, written: list[tuple[int, dict]]) -> None:
         await followers.written(written)
+
+    def stop(self, message_id: int) -> str | None:
+        return None  # the reply's own text: no piece is added once it is stopped
 
     def stopped(self, player_id: int, message: dict) -> None:
         followers.stopped(player_id, message)
 
     def text_so_far(self, message_id: int) -> str | None:
         return None  # the reply's own text is the latest there is
+
+
+def _append(writer: Writer, text: str) -> Passed:
+    held = Reply.objects.filter(
+        pk=writer.message_id, attempt=writer.attempt, status=Reply.Status.STREAMING
+    )
+    if held.update(text=Concat(F("text"), Value(text))):
+        return Passed.ON
+    stopped = Reply.objects.filter(
+        pk=writer.message_id, attempt=writer.attempt, status=Reply.Status.STOPPED
+    ).exists()
+    return Passed.STOPPED if stopped else Passed.REFUSED
 
 
 def replies() -> RedisReplies | DatabaseReplies:

@@ -45,7 +45,6 @@ from .services import (
     reply_finish,
     reply_finished,
     reply_release,
-    reply_save,
 )
 from .streaming import Passed, followers, replies
 
@@ -283,7 +282,6 @@ class Worker:
         goes wrong (the model's server, the client library, the way to the followers), the
         text so far stands."""
         claim = writing.claim
-        saved_at = time.monotonic()
         metrics.MODEL_REQUESTS.inc()
         try:
             async with asyncio.timeout(self.timings.timeout):
@@ -293,10 +291,6 @@ class Worker:
                         break  # long enough: the rest is not shown
                     writing.text += piece
                     await writing.wrote()
-                    if time.monotonic() - saved_at >= writing.live.save_every:
-                        if not await self._database(reply_save, claim=claim, text=writing.text):
-                            raise Lost()
-                        saved_at = time.monotonic()
         except Lost:
             raise
         except TimeoutError:

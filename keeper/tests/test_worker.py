@@ -3,7 +3,6 @@ killed, paused or stopped mid-reply, stopped while players send, it leaves nothi
 done for good. Every message ends with one reply, written once, and no credit moves twice."""
 
 import collections
-import json
 import os
 import signal
 import subprocess
@@ -18,14 +17,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from bench.fake_model import WORDS
 from chat.models import Message
 from chat.services import send_message
-from chatpot_project.redis_clients import redis_url, sync_client
 from keeper.models import Reply
-from keeper.streaming import RedisReplies, replies
+from keeper.streaming import replies
 from tests.app_process import database_environment
+from tests.sse import read_events
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 
@@ -45,7 +45,9 @@ TIMINGS = {
 }
 
 
-def start_worker(model_url: str, *, concurrency: int = 16, **timings: str) -> subprocess.Popen:
+def start_worker(
+    model_url: str, *, concurrency: int = 16, engine: str = "", **timings: str
+) -> subprocess.Popen:
     environment = {
         **os.environ,
         **database_environment(),
@@ -53,6 +55,7 @@ def start_worker(model_url: str, *, concurrency: int = 16, **timings: str) -> su
         "SECRET_KEY": settings.SECRET_KEY,
         "CHATBOT_BACKEND": "openai",
         "CHATBOT_BASE_URL": model_url,
+        "LIVE_PUBLISH_URL": engine,
         **TIMINGS,
         **timings,
     }
@@ -92,9 +95,9 @@ def written_so_far(message: Message) -> str:
     return max(reply_of(message).text, replies().text_so_far(message.pk) or "", key=len)
 
 
-def assert_finished_once(player, message: Message) -> Reply:
+def assert_finished_once(player, message: Message, status: str = "done") -> Reply:
     stored = reply_of(message)
-    assert (stored.status, stored.lease_until) == ("done", None)
+    assert (stored.status, stored.lease_until) == (status, None)
     assert Message.objects.filter(player=player).count() == 1
     assert Transfer.objects.filter(kind="message_fee", message=message).count() == 1
     assert Account.objects.get(owner=player).balance == 95
@@ -102,10 +105,16 @@ def assert_finished_once(player, message: Message) -> Reply:
     return stored
 
 
-def test_a_worker_killed_mid_reply_is_followed_by_one_that_finishes_it(model, player):
-    first = start_worker(model.base_url)
+def test_a_worker_killed_mid_reply_is_followed_by_one_that_ends_it_cut_short(
+    model, player, asgi_live_server
+):
+    """What the dead worker wrote was shown: it stands, said to be cut short (not stored as
+    a reply written to its end), and the stream that showed it ends once, saying so."""
+    engine = asgi_live_server.publish_url
+    first = start_worker(model.base_url, engine=engine)
     try:
         message = send_message(player=player, body="tell me a long story").message
+        listener = Listener(f"{asgi_live_server.url}/api/v1/messages/{message.pk}/stream", player)
         # Some of the reply is written (in Redis, or saved to the reply without it), and
         # the worker is still at it.
         partial = wait_for(
@@ -118,15 +127,21 @@ def test_a_worker_killed_mid_reply_is_followed_by_one_that_finishes_it(model, pl
     finally:
         stop(first)
     assert reply_of(message).status == "streaming"  # claimed by a worker that is gone
-    second = start_worker(model.base_url)
+    second = start_worker(model.base_url, engine=engine)
     try:
-        wait_for(lambda: reply_of(message).status == "done", 20, "the reply to be done")
+        wait_for(lambda: reply_of(message).finished, 20, "the reply to end")
+        heard = listener.until_done()
     finally:
         stop(second)
-    stored = assert_finished_once(player, message)
+    stored = assert_finished_once(player, message, "interrupted")
     assert stored.text.startswith(partial)  # what was written stands
     assert stored.attempt == 2  # taken over once, by the second worker
     assert len(model.model.requests) == 1  # the model was not asked twice
+    # The pieces heard, in order and none twice, are the reply as far as they went (one
+    # its worker had written as it died may never have gone on); the end says it all.
+    tokens, [done] = pieces_and_ends(heard)
+    assert stored.text.startswith("".join(token["text"] for token in tokens))
+    assert (done["reply_status"], done["reply"]) == ("interrupted", stored.text)
 
 
 def test_a_worker_killed_before_any_text_is_followed_by_one_that_writes_it_all(model, player):
@@ -164,76 +179,79 @@ def test_a_worker_told_to_stop_finishes_the_replies_it_writes(model, player):
     assert stored.attempt == 1
 
 
-class Channel:
-    """What is published on a reply's Redis channel, from now on (none without Redis)."""
+class Listener:
+    """A client of a reply's stream, through the engine, in a thread of its own."""
 
-    def __init__(self, message: Message):
-        self.published: list[bytes] = []
-        self.subscription = None
-        if redis_url():
-            channel, *_ = RedisReplies()._keys(message.pk)
-            self.subscription = sync_client().pubsub()
-            self.subscription.subscribe(channel)
-            self.subscription.get_message(timeout=5)  # the subscription's confirmation
+    def __init__(self, url: str, player):
+        self.events: list = []
+        headers = {"Authorization": f"Bearer {RefreshToken.for_user(player).access_token}"}
+        self.thread = threading.Thread(
+            target=read_events,
+            args=[url],
+            kwargs={"headers": headers, "seconds": 40, "into": self.events},
+            daemon=True,
+        )
+        self.thread.start()
 
-    def read(self, seconds: float) -> list[bytes]:
-        deadline = time.monotonic() + seconds
-        while self.subscription is not None and time.monotonic() < deadline:
-            found = self.subscription.get_message(timeout=0.1)
-            if found and found["type"] == "message":
-                self.published.append(found["data"])
-        return self.published
-
-    def close(self) -> None:
-        if self.subscription is not None:
-            self.subscription.close()
+    def until_done(self, *, then: float = 0.0) -> list:
+        wait_for(lambda: any(event.name == "done" for event in self.events), 20, "the end")
+        time.sleep(then)  # anything said after it
+        return list(self.events)
 
 
-def test_a_worker_paused_past_its_lease_writes_and_publishes_nothing_once_resumed(model, player):
+def pieces_and_ends(events: list) -> tuple[list[dict], list[dict]]:
+    """The pieces (each starting where the last ended: none twice, none missed) and the
+    ends a stream heard."""
+    tokens = [event.data for event in events if event.name == "token"]
+    offset = 0
+    for token in tokens:
+        assert token["offset"] == offset, tokens
+        offset += len(token["text"])
+    return tokens, [event.data for event in events if event.name == "done"]
+
+
+def test_a_worker_paused_past_its_lease_writes_and_publishes_nothing_once_resumed(
+    model, player, asgi_live_server
+):
     model.model.behaviour, model.model.seconds = "endless", 2.0
-    paused = start_worker(model.base_url)
+    engine = asgi_live_server.publish_url
+    paused = start_worker(model.base_url, engine=engine)
     other = None
     try:
         message = send_message(player=player, body="talk until I say so").message
+        listener = Listener(f"{asgi_live_server.url}/api/v1/messages/{message.pk}/stream", player)
         wait_for(lambda: written_so_far(message), 10, "the first words to be written")
         # Paused past its lease, the first worker's reply is taken over by another, which
         # ends it with what was written. (A pause that lands inside one of its statements
         # holds the reply's row meanwhile: then it is let go on a little and paused again.)
-        channel = None
         for _ in range(3):
             paused.send_signal(signal.SIGSTOP)
-            channel = Channel(message)  # what is published from the pause on
-            other = other or start_worker(model.base_url)
+            other = other or start_worker(model.base_url, engine=engine)
             try:
-                wait_for(lambda: reply_of(message).status == "done", 8, "a takeover")
+                wait_for(lambda: reply_of(message).finished, 8, "a takeover")
                 break
             except AssertionError:
-                channel.close()
                 paused.send_signal(signal.SIGCONT)
                 time.sleep(0.5)
         taken = reply_of(message)
-        assert (taken.status, taken.attempt) == ("done", 2)
+        assert (taken.status, taken.attempt) == ("interrupted", 2)
         text_kept = replies().text_so_far(message.pk)
-        try:
-            paused.send_signal(signal.SIGCONT)  # resumed: it still holds attempt 1
-            published = channel.read(seconds=3.0)
-        finally:
-            channel.close()
-        # The second worker's end, and nothing from the first: not a piece, not an end.
-        if redis_url():
-            [done] = published
-            assert json.loads(done)["done"]["reply"] == taken.text
-        else:
-            assert published == []
+        paused.send_signal(signal.SIGCONT)  # resumed: it still holds attempt 1
+        heard = listener.until_done(then=3.0)
         assert paused.poll() is None  # alive, and it let the reply go
     finally:
         stop(paused)
         if other is not None:
             stop(other)
-    stored = assert_finished_once(player, message)
+    stored = assert_finished_once(player, message, "interrupted")
     assert (stored.text, stored.attempt) == (taken.text, 2)
     assert replies().text_so_far(message.pk) == text_kept
     assert stored.text.startswith(WORDS[0])
+    # The second worker's end, and nothing from the first after it: not a piece, not an end.
+    tokens, ends = pieces_and_ends(heard)
+    assert [event.name for event in heard][-1] == "done"
+    assert ends == [{**ends[0], "reply": stored.text, "reply_status": "interrupted"}]
+    assert "".join(token["text"] for token in tokens) == stored.text
 
 
 def test_a_backlog_is_written_once_each_by_workers_that_renew_their_leases(
