@@ -48,9 +48,8 @@ def answer(request: HttpRequest, *, location: str, player=None) -> HttpResponse:
     if newest is None or _ahead(since, tick_of(last_id), newest):
         return sse(retry(RETRY_SOON_MILLISECONDS))
     told = events_between(since, newest.round)
-    return sse(
-        told + pot_event(round=newest.round, amount=newest.amount, tick=newest.pk) + retry(0)
-    )
+    pot = pot_event(round=newest.round, amount=newest.amount, tick=newest.pk)
+    return sse(told + pot + retry(0))
 
 
 def _new_listener(through: str, location: str, player) -> HttpResponse:

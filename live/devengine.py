@@ -96,7 +96,7 @@ class Engine:
             channel = self.channel(name, kind)
             message = Message(self.last, body, time.time() + channel.timeout, self.published)
             channel.messages.append(message)
-            kept = channel.kept()
+            channel.kept()  # past its buffer or its time, the oldest goes
             for listener in channel.listeners:
                 listener.put_nowait(message)
             info = self.info(name)
