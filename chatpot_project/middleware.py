@@ -1,5 +1,6 @@
 import logging
 
+import redis
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
@@ -10,15 +11,15 @@ RETRY_AFTER_SECONDS = 1
 
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
-    """A lost database connection is the service's trouble, not the player's input: answer
-    503 with a Retry-After (the transaction was rolled back; with an Idempotency-Key a
-    retry is always safe), not a 500."""
+    """A lost database connection (or Redis, where a request needs it) is the service's
+    trouble, not the player's input: answer 503 with a Retry-After (the transaction was
+    rolled back; with an Idempotency-Key a retry is always safe), not a 500."""
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        if not isinstance(exception, (OperationalError, InterfaceError)):
+        if not isinstance(exception, (OperationalError, InterfaceError, redis.RedisError)):
             return None
         logger.warning(
-            "Database unavailable on %s %s: %s", request.method, request.path, exception
+            "Database or Redis unavailable on %s %s: %s", request.method, request.path, exception
         )
         detail = "The service is briefly unavailable. Please try again."
         if request.path.startswith("/api/"):

@@ -3,9 +3,11 @@ balancer counts against the same limit, and shared by both surfaces: the API's D
 throttles and the pages' forms spend from the same counts (`spend`)."""
 
 import functools
+import logging
 import math
 import time
 
+import redis
 from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
@@ -15,6 +17,8 @@ from . import metrics
 from .errors import RateLimited
 from .redis_clients import redis_url
 from .redis_clients import sync_client as _redis
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -41,7 +45,13 @@ def count_request(key: str, *, timeout: int) -> int:
     """
     client = _redis()
     if client is not None:  # the key is the cache's own, made from ours, which is valid
-        return _count_script()(keys=[cache.make_key(key)], args=[timeout], client=client)
+        try:
+            return _count_script()(keys=[cache.make_key(key)], args=[timeout], client=client)
+        except redis.RedisError as error:
+            # Redis is away (docs/OPERATIONS.md): the game goes on, its limits unkept
+            # meanwhile (lock-outs are the database's, and hold).
+            logger.warning("Redis did not count %s: %r; let through", key, error)
+            return 0
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)

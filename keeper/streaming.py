@@ -20,6 +20,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
+import redis
 from asgiref.sync import sync_to_async
 from django.db.models import F, Value
 from django.db.models.functions import Concat
@@ -140,13 +141,10 @@ class RedisReplies:
         return passed
 
     async def finished(self, writer: Writer, message: dict) -> Passed:
-        _, _, fence_key = self._keys(writer.message_id)
-        passed = Passed(
-            await _script(async_client(), FINISH)(keys=[fence_key], args=[writer.attempt])
-        )
-        if passed is Passed.ON:
-            await followers.finished(writer, message)
-        return passed
+        # The reply was stored under its attempt's fence (keeper.services.reply_finish): the
+        # database's word is enough, and needs Redis no more.
+        await followers.finished(writer, message)
+        return Passed.ON
 
     async def all_at_once(self, written: list[tuple[int, dict]]) -> None:
         """Replies written whole (the built-in keeper's), each with its player's key."""
@@ -167,8 +165,14 @@ class RedisReplies:
         followers.stopped(player_id, message)
 
     def text_so_far(self, message_id: int) -> str | None:
+        """None where Redis has none (or is away: the reply's own text is then the latest
+        known)."""
         text_key, _, _ = self._keys(message_id)
-        text = sync_client().get(text_key)
+        try:
+            text = sync_client().get(text_key)
+        except redis.RedisError:
+            logger.warning("Redis is away: reply %s shown as last saved", message_id)
+            return None
         return None if text is None else text.decode()
 
 
@@ -190,12 +194,6 @@ redis.call('APPEND', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 0
 """
-FINISH = """
-local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
-if fence > tonumber(ARGV[1]) then return -1 end
-return 0
-"""
-
 _scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

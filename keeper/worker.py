@@ -25,6 +25,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
@@ -213,12 +214,13 @@ class Worker:
             await asyncio.wait(late)
 
     async def _database(self, step: Callable, **kwargs):
-        """A step against the database, in the worker's one database thread: a database
-        that went away is waited for, not a reason for the worker to die."""
+        """A step against the database (and Redis, where a claim reads the text so far), in
+        the worker's one database thread: either gone away is waited for, not a reason for
+        the worker to die."""
         try:
             return await sync_to_async(step)(**kwargs)
-        except DatabaseError:
-            logger.exception("The worker's database failed; trying again")
+        except (DatabaseError, redis.RedisError):
+            logger.exception("The worker's database or Redis failed; trying again")
             await sync_to_async(close_old_connections)()
             await asyncio.sleep(1)
             return None
