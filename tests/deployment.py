@@ -20,7 +20,6 @@ from tests.app_process import database_environment
 from tests.engine import Engine, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_KEY = "deployment-test-secret-key-not-a-secret-0123456789abcdef"
 
 
 def procfile() -> dict[str, list[str]]:
@@ -126,7 +125,7 @@ def production_environment(**extra: str) -> dict[str, str]:
         **database_environment(),
         "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
         "DEBUG": "0",
-        "SECRET_KEY": SECRET_KEY,
+        "SECRET_KEY": settings.SECRET_KEY,  # the test's sessions and tokens are good there
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_COOKIES": "0",
         "LOG_LEVEL": "WARNING",

@@ -1,0 +1,194 @@
+"""Live through the documented deployment (tests/deployment.py: the Procfile's web and worker
+with the production settings behind bin/proxy's nginx and nchan): clients that come back at
+any point, engines that die, the reply's every piece and end. Every event exactly once, in
+order; nothing lost or charged twice."""
+
+import json
+import os
+import random
+import threading
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from chat.models import Message
+from keeper.models import Reply
+from pot.models import Round
+from tests.deployment import Deployment, fetch
+from tests.engine import engine_missing
+from tests.sse import EventSource, read_events
+from wallet.audit import audit_ledger
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+PASSWORD = "a-long-enough-passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _engine_here():
+    if missing := engine_missing():
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
+def register(site: str, username: str) -> dict:
+    status, _, body = fetch(
+        f"{site}/api/v1/auth/register", data={"username": username, "password": PASSWORD}
+    )
+    assert status == 201, body
+    return {"Authorization": f"Bearer {json.loads(body)['access']}"}
+
+
+class Players:
+    """Players sending through the site until told to stop, each answer kept."""
+
+    def __init__(self, site: str, count: int, *, prefix: str = "player"):
+        self.site = site
+        self.tokens = [register(site, f"{prefix}{n}") for n in range(count)]
+        self.statuses: list[int] = []
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._send, args=[token], daemon=True) for token in self.tokens
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _send(self, token: dict) -> None:
+        with httpx.Client(base_url=self.site, headers=token, timeout=15) as client:
+            while not self.stopping.is_set():
+                try:
+                    status = client.post("/api/v1/messages", json={"body": "again"}).status_code
+                except httpx.HTTPError:
+                    status = 0
+                self.statuses.append(status)
+                if status == 402:  # out of credits: this player is done
+                    return
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(20)
+
+
+def wins_and_rounds(events) -> list[str]:
+    return [event.id for event in events if event.name in ("win", "round")]
+
+
+def truth(first: str, last: str) -> list[str]:
+    """Every win and round event from `first` to `last` (ids), as the rounds say."""
+    ids = []
+    for found in Round.objects.order_by("number"):
+        ids.append(str(found.number))
+        if found.outcome == Round.Outcome.WON:
+            ids.append(f"{found.number}w")
+    return ids[ids.index(first) : ids.index(last) + 1]
+
+
+def assert_once_in_order(events) -> None:
+    """Each event once (by id), the pot's ticks rising, the wins and rounds as they were."""
+    ids = [event.id for event in events]
+    assert all(ids), "an event with no id"
+    assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
+    ticks = [int(event.id.split(".")[1]) for event in events if event.name == "pot"]
+    assert ticks == sorted(ticks)
+    told = wins_and_rounds(events)
+    if told:
+        assert told == truth(told[0], told[-1])
+
+
+def test_clients_that_come_back_at_any_point_hear_every_event_once_in_order(
+    tmp_path, configure
+):
+    configure(win_chance=Decimal("0.2"), price_base=1, price_step=0)
+    deployment = Deployment(tmp_path)
+    chance = random.Random(7)
+    try:
+        reference = EventSource(f"{deployment.url}/api/v1/events")
+        steady = threading.Thread(target=reference.listen, args=[60], daemon=True)
+        steady.start()
+        players = Players(deployment.url, 4)
+        comer = EventSource(f"{deployment.url}/api/v1/events")
+        for number in range(30):
+            # Gone at varied points of the announcer's tick, for varied times, one in three
+            # as a connection that breaks mid-write.
+            comer.listen(chance.uniform(0.05, 1.3), forget_tail=number % 3 == 0, random=chance)
+            time.sleep(chance.uniform(0, 1.5))
+        players.stop()
+        time.sleep(1.5)  # the last ticks
+        comer.listen(2.0)
+        time.sleep(0.5)
+    finally:
+        reference.stopping = True
+        steady.join(10)
+        deployment.stop()
+    assert comer.connections >= 30
+    wins = wins_and_rounds(comer.events)
+    assert sum(1 for found in wins if found.endswith("w")) >= 10, wins
+    assert_once_in_order(comer.events)
+    assert_once_in_order(reference.events)
+    # What the comebacks heard is what the steady listener heard, from where it began.
+    assert wins == wins_and_rounds(reference.events)[
+        wins_and_rounds(reference.events).index(wins[0]) :
+    ][: len(wins)]
+    assert set(players.statuses) <= {201, 402, 429}  # sent, out of credits, too fast
+    assert audit_ledger().clean
+    print(
+        f"\n30 comebacks: {comer.connections} connections, {len(wins)} wins and rounds heard, "
+        f"{comer.ended_by_server} told by the app first"
+    )
+
+
+def test_a_reply_is_held_by_the_engine_for_its_player_only_and_the_page_follows_it(
+    tmp_path, model_server, openai_backend, make_player, client
+):
+    openai_backend.seconds = 1.0
+    deployment = Deployment(
+        tmp_path,
+        CHATBOT_BACKEND="openai",
+        CHATBOT_BASE_URL=model_server.base_url,
+        CHATBOT_MODEL="keeper-7b",
+        CHATBOT_API_KEY="test-key",
+        CHATBOT_TIMEOUT="5",
+    )
+    try:
+        alice = register(deployment.url, "alice")
+        bob = register(deployment.url, "bob")
+        status, _, body = fetch(
+            f"{deployment.url}/api/v1/messages", data={"body": "the pot?"}, headers=alice
+        )
+        assert status == 201, body
+        message = Message.objects.get()
+        stream = f"{deployment.url}/api/v1/messages/{message.pk}/stream"
+        theirs = httpx.get(stream, headers=bob, timeout=5)
+        nobody = httpx.get(stream, timeout=5)
+        assert (theirs.status_code, theirs.json()["code"]) == (404, "not_found")
+        assert (nobody.status_code, nobody.json()["code"]) == (401, "not_authenticated")
+        client.force_login(message.player)
+        cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+        page: list = []
+        page_reader = threading.Thread(
+            target=read_events,
+            args=[f"{deployment.url}/live/"],
+            kwargs={"cookies": cookies, "until": lambda e: e.name == "done", "into": page},
+        )
+        page_reader.start()
+        events = read_events(stream, headers=alice, until=lambda event: event.name == "done")
+        page_reader.join(15)
+        # A client that comes once the reply is done is told so at once, by Django.
+        late = read_events(stream, headers=alice, seconds=5)
+    finally:
+        deployment.stop()
+    stored = Reply.objects.get(pk=message.pk)
+    tokens = [event for event in events if event.name == "token"]
+    assert len(tokens) >= 3
+    offsets = [token.data["offset"] for token in tokens]
+    assert offsets == sorted(set(offsets))
+    assert "".join(token.data["text"] for token in tokens) == stored.text
+    assert (events[-1].name, events[-1].data["reply"]) == ("done", stored.text)
+    assert [event.name for event in page][-1] == "done"
+    assert [event.name for event in late] == ["done"]
+    assert audit_ledger().clean
