@@ -139,12 +139,26 @@ class Deployment:
     """The Procfile's web and worker behind `engines` engines (bin/proxy each, the app
     publishing to all). `url` is the first engine's public side; `web` the web process."""
 
-    def __init__(self, run_dir: Path, *, engines: int = 1, workers: int = 1, **extra: str):
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        engines: int = 1,
+        workers: int = 1,
+        proxy: dict | None = None,
+        **extra: str,
+    ):
+        """`proxy`: more of bin/proxy's environment; `extra`: more of the app's."""
         self.run_dir = run_dir
         self.web_port = free_port()
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.engines = [
-            Engine(f"127.0.0.1:{self.web_port}", run_dir / f"engine{n}", name=f"edge{n}")
+            Engine(
+                f"127.0.0.1:{self.web_port}",
+                run_dir / f"engine{n}",
+                name=f"edge{n}",
+                **(proxy or {}),
+            )
             for n in range(1, engines + 1)
         ]
         self.url = self.engines[0].url

@@ -83,8 +83,19 @@ class EventSource:
     events of the last write after a random point never reached the client (an id it
     never heard is not the one it comes back with)."""
 
-    def __init__(self, url: str, *, headers: dict | None = None, cookies: dict | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict | None = None,
+        cookies: dict | None = None,
+        elsewhere: str = "",
+    ):
+        """`elsewhere`: where the client goes when `url` is away (as a load balancer
+        passes it to another engine)."""
         self.url, self.headers, self.cookies = url, headers or {}, cookies or {}
+        self.elsewhere = elsewhere
+        self.statuses: list[int] = []  # of each connection's answer
         self.events: list[Event] = []
         self.last_id = ""
         self.retry = 1.0
@@ -100,6 +111,8 @@ class EventSource:
                 writes = self._one_connection(deadline)
             except ConnectionRefusedError:  # away: EventSource tries again
                 self.refused += 1
+                if self.elsewhere:
+                    self.url, self.elsewhere = self.elsewhere, self.url
                 time.sleep(min(self.retry, max(0.0, deadline - time.monotonic())))
                 continue
             if writes is None:  # hung up
@@ -137,6 +150,9 @@ class EventSource:
                 except OSError:
                     return self._last_writes
                 data, ended = body.feed(received)
+                if body.head is not None and body.status != 200:
+                    self.statuses.append(body.status)
+                    return self._last_writes  # EventSource gives up; this one comes back
                 pending += data
                 blocks = pending.split(b"\n\n")
                 pending = blocks.pop()
@@ -186,6 +202,7 @@ class _Body:
     def __init__(self):
         self.raw = b""
         self.head: bytes | None = None
+        self.status = 0
         self.chunked = False
         self.left: int | None = None  # of a body with a Content-Length
 
@@ -196,8 +213,7 @@ class _Body:
             if b"\r\n\r\n" not in self.raw:
                 return b"", False
             self.head, _, self.raw = self.raw.partition(b"\r\n\r\n")
-            status = int(self.head.split(b" ", 2)[1])
-            assert status == 200, self.head
+            self.status = int(self.head.split(b" ", 2)[1])
             head = self.head.lower()
             self.chunked = b"transfer-encoding: chunked" in head
             if (found := re.search(rb"content-length: *([0-9]+)", head)) is not None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.models import Message
 from keeper.models import Reply
@@ -32,6 +33,10 @@ def _engine_here():
         if os.environ.get("CI"):
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+def bearer(player) -> dict:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(player).access_token}"}
 
 
 def register(site: str, username: str) -> dict:
@@ -100,9 +105,7 @@ def assert_once_in_order(events) -> None:
         assert told == truth(told[0], told[-1])
 
 
-def test_clients_that_come_back_at_any_point_hear_every_event_once_in_order(
-    tmp_path, configure
-):
+def test_clients_that_come_back_at_any_point_hear_every_event_once_in_order(tmp_path, configure):
     configure(win_chance=Decimal("0.2"), price_base=1, price_step=0)
     deployment = Deployment(tmp_path)
     chance = random.Random(7)
@@ -131,9 +134,12 @@ def test_clients_that_come_back_at_any_point_hear_every_event_once_in_order(
     assert_once_in_order(comer.events)
     assert_once_in_order(reference.events)
     # What the comebacks heard is what the steady listener heard, from where it began.
-    assert wins == wins_and_rounds(reference.events)[
-        wins_and_rounds(reference.events).index(wins[0]) :
-    ][: len(wins)]
+    assert (
+        wins
+        == wins_and_rounds(reference.events)[wins_and_rounds(reference.events).index(wins[0]) :][
+            : len(wins)
+        ]
+    )
     assert set(players.statuses) <= {201, 402, 429}  # sent, out of credits, too fast
     assert audit_ledger().clean
     print(
@@ -192,3 +198,217 @@ def test_a_reply_is_held_by_the_engine_for_its_player_only_and_the_page_follows_
     assert [event.name for event in page][-1] == "done"
     assert [event.name for event in late] == ["done"]
     assert audit_ledger().clean
+
+
+def listeners(deployment: Deployment, count: int) -> list[tuple[EventSource, threading.Thread]]:
+    """`count` listeners of the events split over the engines, each passed to the next
+    engine when its own is away."""
+    found = []
+    urls = [engine.url for engine in deployment.engines]
+    for number in range(count):
+        url = urls[number % len(urls)]
+        other = urls[(number + 1) % len(urls)]
+        client = EventSource(f"{url}/api/v1/events", elsewhere=f"{other}/api/v1/events")
+        thread = threading.Thread(target=client.listen, args=[120], daemon=True)
+        thread.start()
+        found.append((client, thread))
+    return found
+
+
+def hang_up(found) -> list[EventSource]:
+    for client, _ in found:
+        client.stopping = True
+    for _, thread in found:
+        thread.join(10)
+    return [client for client, _ in found]
+
+
+def test_the_listeners_of_an_engine_that_dies_move_to_another_and_miss_nothing(
+    tmp_path, configure
+):
+    configure(win_chance=Decimal("0.2"), price_base=1, price_step=0)
+    deployment = Deployment(tmp_path, engines=2)
+    try:
+        heard = listeners(deployment, 40)
+        players = Players(deployment.url, 4)
+        time.sleep(4)
+        first = deployment.engines[0]
+        first.kill()
+        killed_at = time.monotonic()
+        time.sleep(6)
+        players.stop()
+        time.sleep(1.5)
+    finally:
+        clients = hang_up(heard)
+        deployment.stop()
+    moved = [client for client in clients if client.refused]
+    assert len(moved) == 20  # every listener of the dead engine, none of the other's
+    back_after = []
+    for client in clients:
+        assert_once_in_order(client.events)
+        assert client.statuses == []  # no comeback answered anything but 200
+        if client.refused:
+            back_after.append(
+                min(event.at for event in client.events if event.at > killed_at) - killed_at
+            )
+    # Everyone heard every win and round up to the end.
+    ends = {wins_and_rounds(client.events)[-1] for client in clients}
+    assert len(ends) == 1, ends
+    assert audit_ledger().clean
+    print(
+        f"\nengine killed: {len(moved)} listeners moved, heard again after "
+        f"{sorted(back_after)[len(back_after) // 2]:.2f} s (median), {max(back_after):.2f} s (max)"
+    )
+    assert max(back_after) < 5
+
+
+class RedisOfItsOwn:
+    """A Redis server for one test, on a port of its own, restarted at will."""
+
+    def __init__(self, run_dir):
+        from tests.engine import free_port, wait_for_port
+
+        self.port = free_port()
+        self.run_dir = run_dir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._wait_for_port = wait_for_port
+        self.start()
+
+    def start(self) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.run_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_for_port(self.port)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+def test_a_redis_restart_loses_nothing_and_answers_no_500(tmp_path, configure, settings):
+    configure(win_chance=Decimal("0.2"), price_base=1, price_step=0)
+    redis = RedisOfItsOwn(tmp_path)
+    deployment = Deployment(tmp_path, engines=2, REDIS_URL=redis.url)
+    try:
+        heard = listeners(deployment, 20)
+        players = Players(deployment.url, 4)
+        time.sleep(3)
+        redis.kill()
+        away_from = len(players.statuses)
+        # Meanwhile, a client comes back (its engine asks Django where it goes on from).
+        comer = EventSource(f"{deployment.engines[1].url}/api/v1/events")
+        comer.listen(1.0)
+        comer.listen(1.0)
+        time.sleep(2)
+        during = players.statuses[away_from:]
+        redis.start()
+        returned_at = time.monotonic()
+        time.sleep(5)
+        players.stop()
+        time.sleep(1.5)
+    finally:
+        clients = hang_up(heard)
+        deployment.stop()
+        redis.kill()
+    assert during, "nobody sent while Redis was away"
+    assert set(players.statuses) <= {201, 402, 429, 503}, set(players.statuses)
+    assert comer.statuses == []
+    for client in clients:
+        assert_once_in_order(client.events)
+        assert client.statuses == []
+    ends = {wins_and_rounds(client.events)[-1] for client in clients}
+    assert len(ends) == 1, ends
+    after = [
+        min((event.at for event in client.events if event.at > returned_at), default=99)
+        - returned_at
+        for client in clients
+    ]
+    assert audit_ledger().clean
+    print(
+        f"\nRedis away: {len(during)} sends meanwhile, answered {sorted(set(during))}; "
+        f"every listener heard again within {max(after):.2f} s of its return"
+    )
+    assert max(after) < 5
+
+
+def test_128_players_each_hear_their_whole_reply_and_one_end(
+    tmp_path, model_server, configure, make_player
+):
+    """Every stream of a reply ends with one `done` (its reply as stored), its pieces in
+    order, none twice, adding up to the text: with 128 replies streamed at once, the
+    worker's Redis pool, its engine publishes and the piece passing hold."""
+    configure(win_chance=Decimal("0.000001"))
+    model_server.model.words, model_server.model.seconds = 40, 2.0
+    deployment = Deployment(
+        tmp_path,
+        CHATBOT_BACKEND="openai",
+        CHATBOT_BASE_URL=model_server.base_url,
+        CHATBOT_MODEL="keeper-7b",
+        CHATBOT_TIMEOUT="20",
+        proxy={"PROXY_STREAMS_PER_ADDRESS": "1000"},
+    )
+    results: dict[int, list] = {}
+    failures: list = []
+    tokens = [bearer(make_player()) for _ in range(128)]
+
+    def player(number: int) -> None:
+        try:
+            token = tokens[number]
+            for _ in range(2):
+                status, _, body = fetch(
+                    f"{deployment.url}/api/v1/messages", data={"body": "a story"}, headers=token
+                )
+                assert status == 201, body
+                sent = json.loads(body)["message"]
+                results[sent["id"]] = read_events(
+                    deployment.url + sent["reply_stream"],
+                    headers=token,
+                    until=lambda event: event.name == "done",
+                    seconds=60,
+                )
+        except Exception as error:
+            failures.append((number, repr(error)))
+
+    try:
+        threads = [threading.Thread(target=player, args=[n]) for n in range(128)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+    finally:
+        deployment.stop()
+    assert failures == []
+    stored = {reply.pk: reply for reply in Reply.objects.all()}
+    assert len(results) == len(stored) == 256
+    assert {reply.status for reply in stored.values()} == {"done"}
+    ends = pieces = 0
+    for message_id, events in results.items():
+        names = [event.name for event in events]
+        assert names.count("done") == 1, (message_id, names)
+        assert names[-1] == "done", (message_id, names)
+        tokens = [event.data for event in events if event.name == "token"]
+        text = ""
+        for token in tokens:
+            assert token["offset"] == len(text), (message_id, tokens)
+            text += token["text"]
+        assert text == stored[message_id].text == events[-1].data["reply"], message_id
+        ends += 1
+        pieces += len(tokens)
+    assert audit_ledger().clean
+    print(f"\n128 players: {ends} ends for {len(stored)} replies done, {pieces} pieces")
