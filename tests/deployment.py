@@ -139,6 +139,8 @@ class Deployment:
     """The Procfile's web and worker behind `engines` engines (bin/proxy each, the app
     publishing to all). `url` is the first engine's public side; `web` the web process."""
 
+    production = True
+
     def __init__(
         self,
         run_dir: Path,

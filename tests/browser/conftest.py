@@ -66,8 +66,31 @@ def browser_errors():
 
 @pytest.fixture
 def site(asgi_live_server, running_worker):
-    """The whole site as `bin/run` serves it: under an ASGI server, a worker beside it."""
+    """The whole site as `bin/run` serves it: under an ASGI server behind the stand-in
+    engine, a worker beside it."""
     return asgi_live_server
+
+
+@pytest.fixture
+def production_site(transactional_db, tmp_path, model_server):
+    """The site as production runs it (tests/deployment.py: the Procfile's web and worker
+    behind bin/proxy's nginx and nchan), its keeper the model server's, for the pages whose
+    streams are the point."""
+    from tests.deployment import Deployment
+    from tests.engine import engine_missing
+
+    if missing := engine_missing():
+        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    deployment = Deployment(
+        tmp_path,
+        CHATBOT_BACKEND="openai",
+        CHATBOT_BASE_URL=model_server.base_url,
+        CHATBOT_MODEL="keeper-7b",
+        CHATBOT_API_KEY="test-key",
+        CHATBOT_TIMEOUT="1.5",
+    )
+    yield deployment
+    deployment.stop()
 
 
 @pytest.fixture
@@ -80,6 +103,8 @@ def new_page(chromium, site, browser_errors):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        # Production hashes passwords as production does: its players sign up on the page.
+        page.signs_up = getattr(site, "production", False)
         # A CSP violation or a script error shows up here.
         page.on(
             "console",
@@ -107,7 +132,17 @@ def screenshots() -> Path:
 
 
 def log_in(page, username: str) -> None:
-    """A new player, registered by the service, logged in through the page."""
+    """A new player, registered by the service (or, on production's site, signed up on its
+    page), logged in through the page."""
+    if getattr(page, "signs_up", False):
+        page.goto("/accounts/register/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        if page.get_by_label(re.compile("Password confirmation")).count():
+            page.get_by_label(re.compile("Password confirmation")).fill(PASSWORD)
+        page.get_by_role("button", name="Create my account").click()
+        expect(page).to_have_url(re.compile(r"/chat/$"))
+        return
     register_player(username=username, password=PASSWORD)
     sign_in(page, username)
 

@@ -19,6 +19,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture
+def site(production_site):
+    """These pages' streams through production's engine."""
+    return production_site
+
+
 def say(page: Page, text: str) -> None:
     box = page.get_by_label(re.compile("Your message"))
     box.fill(text)

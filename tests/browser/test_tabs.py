@@ -16,6 +16,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+
+@pytest.fixture
+def site(production_site):
+    """These pages' streams through production's engine."""
+    return production_site
+
+
 TABS = 12
 
 
@@ -31,6 +38,7 @@ def test_twelve_tabs_of_one_player_share_one_stream(
     context = chromium.new_context(base_url=site.url, viewport=DESKTOP)
     try:
         first = context.new_page()
+        first.signs_up = getattr(site, "production", False)
         first.on("pageerror", lambda error: browser_errors.append(str(error)))
         log_in(first, "many-tabs")
         tabs = [first]

@@ -4,9 +4,6 @@ whitenoise serving the collected static files."""
 import json
 import os
 import re
-import shlex
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +14,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.engine import Engine, engine_missing
+from tests.deployment import fetch, procfile, start, stop, wait_until_up
+from tests.engine import Engine, engine_missing, free_port
 from wallet.audit import audit_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,86 +33,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def server_database_url() -> str:
     """The test database, so what the server writes is what the test reads."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def fetch(url: str, *, data: dict | None = None, headers: dict | None = None):
-    body = json.dumps(data).encode() if data is not None else None
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST" if data is not None else "GET",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited early:\n{process.stdout.read()}")
-        try:
-            if fetch(url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("gunicorn did not answer /healthz in time")
-
-
-def procfile() -> dict[str, list[str]]:
-    """The Procfile's process types and their commands (with the environment a command
-    sets itself, `NAME=value ...`, as a shell runs it)."""
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {
-        name.strip(): shlex.split(command)
-        for name, command in (line.split(":", 1) for line in lines if ":" in line)
-    }
-
-
-def start(command: list[str], env: dict) -> subprocess.Popen:
-    """A Procfile command, run from the repository root with this environment's tools."""
-    while "=" in command[0]:  # NAME=value before the program: its environment
-        name, value = command[0].split("=", 1)
-        env = {**env, name: value}
-        command = command[1:]
-    program = Path(sys.executable).with_name(command[0])
-    if command[0] == "python":
-        program = Path(sys.executable)
-    return subprocess.Popen(
-        [str(program), *command[1:]],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    output = process.stdout.read()
-    assert process.returncode == 0, output
-    return output
 
 
 def read_stream(url: str, *, headers: dict | None = None, until: str, seconds: float = 15):
@@ -136,7 +59,7 @@ def read_stream(url: str, *, headers: dict | None = None, until: str, seconds: f
 
 
 def test_the_procfile_names_every_process():
-    assert set(procfile()) == {"release", "web", "stream", "worker"}
+    assert set(procfile()) == {"release", "web", "worker"}
     # manage.py alone runs as development: each command of it names production's settings.
     for name, command in procfile().items():
         if "manage.py" in command:
@@ -144,17 +67,14 @@ def test_the_procfile_names_every_process():
 
 
 @pytest.mark.parametrize(
-    ("threads", "engine"),
-    [(None, True), ("4", False)],
-    ids=[
-        "single-threaded workers, the streams held by the engine (the documented deployment)",
-        "threaded workers (for a remote bot), the streams held by the stream process",
-    ],
+    "threads",
+    [None, "4"],
+    ids=["single-threaded workers (the documented deployment)", "threaded workers (a remote bot)"],
 )
-def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads, engine):
-    if engine and engine_missing():
-        pytest.skip(engine_missing())
-    web_port, stream_port = free_port(), free_port()
+def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads):
+    if engine_missing():
+        pytest.fail(engine_missing()) if os.environ.get("CI") else pytest.skip(engine_missing())
+    web_port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
@@ -178,20 +98,15 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
     )
     assert collected.returncode == 0, collected.stderr
     commands = procfile()
-    # The proxy and engine of deploy/ in front of the web process, or the stream process
-    # where there is no engine (the streams asked of it directly, as a router would).
-    proxy = Engine(f"127.0.0.1:{web_port}", tmp_path / "proxy") if engine else None
-    if proxy:
-        env["LIVE_PUBLISH_URL"] = proxy.publish_url
+    # The proxy and engine of deploy/ in front of the web process.
+    proxy = Engine(f"127.0.0.1:{web_port}", tmp_path / "proxy")
+    env["LIVE_PUBLISH_URL"] = proxy.publish_url
     web = start(commands["web"], {**env, "PORT": str(web_port)})
-    stream = None if proxy else start(commands["stream"], {**env, "PORT": str(stream_port)})
     worker = start(commands["worker"], env)
     base = f"http://127.0.0.1:{web_port}"
-    streams = proxy.url if proxy else f"http://127.0.0.1:{stream_port}"
+    streams = proxy.url
     try:
         wait_until_up(f"{base}/healthz", web)
-        if stream:
-            wait_until_up(f"{streams}/healthz", stream)
         status, _, body = fetch(f"{base}/healthz")
         assert (status, json.loads(body)) == (200, {"status": "ok", "database": "ok"})
 
@@ -230,7 +145,7 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         assert result["message"]["reply_status"] == "pending"
 
         # The reply, written by the worker, followed through the engine (Django saying who
-        # may listen), or on the stream process.
+        # may listen).
         events = read_stream(
             streams + result["message"]["reply_stream"],
             headers={"Authorization": f"Bearer {token}"},
@@ -239,7 +154,7 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         done = events[-1][1]
         assert done["reply_status"] == "done"
         assert done["reply"]
-        # The pot as the send left it, once the worker announced it (four times a second).
+        # The pot as the send left it, once the worker announced it (twice a second).
         deadline = time.monotonic() + 10
         while (pot := read_stream(f"{streams}/api/v1/events", until="pot")[-1]) != (
             "pot",
@@ -262,11 +177,8 @@ def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path,
         status, _, _ = fetch(f"{base}/", headers={"Host": "evil.example.com"})
         assert status == 400  # ALLOWED_HOSTS holds in production
     finally:
-        running = [("web", web), ("stream", stream), ("worker", worker)]
+        running = [("web", web), ("worker", worker)]
         outputs = {name: stop(process) for name, process in running if process}
-        if proxy:
-            proxy.stop()
+        proxy.stop()
     assert f"Using worker: {'gthread' if threads else 'sync'}" in outputs["web"]
-    if stream:
-        assert "Using worker: chatpot_project.stream_worker.StreamWorker" in outputs["stream"]
     assert audit_ledger().clean

@@ -1,6 +1,5 @@
 """What an operator has of a live ChatPot (the Procfile's web and worker behind deploy/'s
-proxy and engine, and its stream process, as a host without the engine runs it): a real
-Prometheus reading the game's figures from /metrics with the
+proxy and engine): a real Prometheus reading the game's figures from /metrics with the
 shipped scrape config and alert rules, and log lines that follow one request from the
 proxy to the worker, with no secret in them."""
 
@@ -37,7 +36,6 @@ TOKEN = "metrics-token-of-the-operations-test-0123456789"
 SECRET_KEY = "operations-test-secret-key-never-in-a-log-0123456789abcdef"
 PASSWORD = "correct-horse-battery-staple-of-the-test"
 LISTENERS = 3  # the engine's
-APP_LISTENERS = 2  # the stream process's
 
 pytestmark = [
     pytest.mark.slow,
@@ -107,8 +105,7 @@ class Prometheus:
 
 
 def listen(url: str, opened: threading.Event, done: threading.Event) -> None:
-    """A listener of the pot's events (through the engine, or the stream process's), held
-    until `done`."""
+    """A listener of the pot's events through the engine, held until `done`."""
     parts = urllib.parse.urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
         sock.sendall(
@@ -161,17 +158,12 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
     proxy = Engine(f"127.0.0.1:{web_port}", tmp_path / "proxy")
     env["LIVE_PUBLISH_URL"] = proxy.publish_url
     commands = procfile()
-    # The stream process serves its streams itself where there is no engine; its figures
-    # go into the host's folder with the others'.
-    stream_port = free_port()
-    without_engine = {k: v for k, v in env.items() if k != "LIVE_PUBLISH_URL"}
-    web = worker = stream = prometheus = None
+    web = worker = prometheus = None
     done = threading.Event()
     outputs = {}
     try:
         web = start(commands["web"], {**env, "PORT": str(web_port)})
         worker = start(commands["worker"], env)
-        stream = start(commands["stream"], {**without_engine, "PORT": str(stream_port)})
         prometheus = Prometheus(tmp_path / "prometheus", f"127.0.0.1:{web_port}")
         wait_for_port(web_port, 30)
         site = proxy.url
@@ -192,11 +184,9 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         tokens = {**json.loads(body), "first_access": tokens["access"], "first": tokens["refresh"]}
         auth = {"Authorization": f"Bearer {tokens['access']}"}
 
-        wait_for_port(stream_port, 30)
-        opened = [threading.Event() for _ in range(LISTENERS + APP_LISTENERS)]
-        for index, event in enumerate(opened):
-            url = site if index < LISTENERS else f"http://127.0.0.1:{stream_port}"
-            threading.Thread(target=listen, args=(url, event, done), daemon=True).start()
+        opened = [threading.Event() for _ in range(LISTENERS)]
+        for event in opened:
+            threading.Thread(target=listen, args=(site, event, done), daemon=True).start()
         assert all(event.wait(15) for event in opened)
 
         for n in range(3):
@@ -234,7 +224,6 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         prometheus.wait_for("chatpot_round", pot.round.number)
         prometheus.wait_for("chatpot_replies_waiting", 0)
         prometheus.wait_for("chatpot_live_listeners", LISTENERS)
-        prometheus.wait_for("sum(chatpot_app_stream_listeners)", APP_LISTENERS)
         prometheus.wait_for("chatpot_audit_clean", 1)  # the game-config saves asked for one
 
         # The alert rules are loaded and evaluate; the dashboard's queries all run.
@@ -267,7 +256,7 @@ def test_prometheus_reads_the_game_and_the_logs_follow_a_request_with_no_secret(
         if prometheus:
             prometheus.stop()
         proxy.stop()
-        for name, process in [("worker", worker), ("stream", stream), ("web", web)]:
+        for name, process in [("worker", worker), ("web", web)]:
             if process is None:
                 continue
             try:
