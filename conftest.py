@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import PlayerFactory
-from pot.models import GameConfig
+from game.models import GameConfig
 from wallet.models import Account
 
 

@@ -3,7 +3,7 @@
 import gc
 import os
 
-from chatpot_project.metrics import mark_process_dead
+from operations.metrics import mark_process_dead
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Measured on 2 cores with PostgreSQL on the same cores (bench/, docs/PERFORMANCE.md):
@@ -28,9 +28,9 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # A line per request: who, what, its status and time, and its request id (X-Request-ID).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
-# JSON lines, as the app's own, unless LOG_FORMAT=plain (chatpot_project.logs).
+# JSON lines, as the app's own, unless LOG_FORMAT=plain (operations.logs).
 if os.environ.get("LOG_FORMAT", "json") == "json":
-    logger_class = "chatpot_project.gunicorn_logs.JsonLogger"
+    logger_class = "operations.gunicorn_logs.JsonLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -42,5 +42,5 @@ def pre_fork(server, worker):
 
 
 def child_exit(server, worker):
-    # Its live figures (the streams it held) go with it (chatpot_project.metrics).
+    # Its live figures (the streams it held) go with it (operations.metrics).
     mark_process_dead(worker.pid)

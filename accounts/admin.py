@@ -7,8 +7,8 @@ from django.template.response import TemplateResponse
 from rest_framework_simplejwt.token_blacklist import admin as _registers_token_admins  # noqa: F401
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from chatpot_project.admin import ReadOnlyAdmin
-from chatpot_project.errors import ChatPotError
+from common.admin import ReadOnlyAdmin
+from common.errors import ChatPotError
 from wallet.services import grant_credits, open_player_account
 
 from .models import CLIENT_SEED_MAX_LENGTH, User, client_seed_validator, new_client_seed

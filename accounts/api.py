@@ -9,20 +9,17 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from chat.selectors import price_quote
-from chatpot_project.api_schema import error_responses
-from chatpot_project.throttling import RegisterThrottle, TokenThrottle
+from api.schema import error_responses
+from api.throttling import RegisterThrottle, TokenThrottle
 
 from .errors import UsernameTaken
 from .serializers import (
-    ClientSeedSerializer,
     LogoutSerializer,
-    MeSerializer,
     RegisteredSerializer,
     RegisterSerializer,
     TokenPairSerializer,
 )
-from .services import register_player, set_client_seed
+from .services import register_player
 
 
 class RegisterView(APIView):
@@ -98,39 +95,3 @@ class LogoutView(APIView):
     def get_authenticate_header(self, request: Request) -> str:
         # Without authenticators DRF would turn the bad token's 401 into a 403.
         return 'Bearer realm="api"'
-
-
-def _me(request: Request) -> dict:
-    quote = price_quote(player=request.user)
-    return {
-        "id": request.user.pk,
-        "username": request.user.username,
-        "balance": quote.balance,
-        "next_price": quote.price,
-        "client_seed": request.user.client_seed,
-        "nonce": request.user.nonce,
-    }
-
-
-class MeView(APIView):
-    @extend_schema(
-        responses={200: MeSerializer, **error_responses(401)},
-        summary="The signed-in player",
-        tags=["player"],
-    )
-    def get(self, request: Request) -> Response:
-        return Response(MeSerializer(_me(request)).data)
-
-
-class ClientSeedView(APIView):
-    @extend_schema(
-        request=ClientSeedSerializer,
-        responses={200: MeSerializer, **error_responses(400, 401)},
-        summary="Set a new client seed (the nonce restarts at 0)",
-        tags=["player"],
-    )
-    def put(self, request: Request) -> Response:
-        form = ClientSeedSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        set_client_seed(player=request.user, client_seed=form.validated_data["client_seed"])
-        return Response(MeSerializer(_me(request)).data)

@@ -1,4 +1,4 @@
-from chatpot_project.errors import ChatPotError
+from common.errors import ChatPotError
 
 
 class ClientSeedInvalid(ChatPotError):

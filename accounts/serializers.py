@@ -2,7 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from chatpot_project.api_fields import TextField
+from api.fields import TextField
 
 from .models import CLIENT_SEED_MAX_LENGTH, User, client_seed_validator
 

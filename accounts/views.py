@@ -5,8 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from chatpot_project.errors import RateLimited
-from chatpot_project.throttling import client_address, limit
+from api.throttling import client_address, limit
+from common.errors import RateLimited
 
 from .forms import RegisterForm
 

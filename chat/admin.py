@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from chatpot_project.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 
-from .models import Message
+from .models import Message, Reply
 
 
 @admin.register(Message)
@@ -13,3 +13,15 @@ class MessageAdmin(ReadOnlyAdmin):
     list_select_related = ["player", "round"]
     raw_id_fields = ["player", "round"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Reply)
+class ReplyAdmin(ReadOnlyAdmin):
+    """The keeper's replies, and the workers' queue: those waiting, those being written
+    (by which attempt, leased until when). Written only by the workers and the players."""
+
+    list_display = ["message", "status", "attempt", "lease_until"]
+    list_filter = ["status"]
+    search_fields = ["message__player__username", "text"]
+    list_select_related = ["message"]
+    raw_id_fields = ["message"]

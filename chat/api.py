@@ -2,21 +2,26 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from chatpot_project.api_schema import error_responses
-from chatpot_project.authentication import PlayerTokenAuthentication
-from chatpot_project.throttling import SendThrottle
-from keeper.services import reply_stop
+from accounts.serializers import ClientSeedSerializer, MeSerializer
+from accounts.services import set_client_seed
+from api.authentication import PlayerTokenAuthentication
+from api.schema import error_responses
+from api.throttling import SendThrottle
+from game.models import GameConfig
+from pot.selectors import pot_status
+from pot.serializers import PotSerializer
 
 from .errors import PlayerUnavailable
 from .models import Message
-from .selectors import conversation, player_message
+from .selectors import conversation, player_message, price_quote
 from .serializers import MessageSerializer, SendSerializer, SentSerializer, message_data
-from .services import send_message
+from .services import reply_stop, send_message
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -113,3 +118,65 @@ class StopView(APIView):
     def post(self, request: Request, message_id: int) -> Response:
         message = reply_stop(message=_own_message(request, message_id))
         return Response(message_data(message))
+
+
+# The player and the pot as the player sees them: with what their next message costs.
+
+
+class MeView(APIView):
+    @extend_schema(
+        responses={200: MeSerializer, **error_responses(401)},
+        summary="The signed-in player",
+        tags=["player"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(_me(request)).data)
+
+
+class ClientSeedView(APIView):
+    @extend_schema(
+        request=ClientSeedSerializer,
+        responses={200: MeSerializer, **error_responses(400, 401)},
+        summary="Set a new client seed (the nonce restarts at 0)",
+        tags=["player"],
+    )
+    def put(self, request: Request) -> Response:
+        form = ClientSeedSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        set_client_seed(player=request.user, client_seed=form.validated_data["client_seed"])
+        return Response(MeSerializer(_me(request)).data)
+
+
+def _me(request: Request) -> dict:
+    quote = price_quote(player=request.user)
+    return {
+        "id": request.user.pk,
+        "username": request.user.username,
+        "balance": quote.balance,
+        "next_price": quote.price,
+        "client_seed": request.user.client_seed,
+        "nonce": request.user.nonce,
+    }
+
+
+class PotView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: PotSerializer, **error_responses(401)},
+        summary="The open round and the pot (a token adds your next price)",
+        tags=["pot"],
+    )
+    def get(self, request: Request) -> Response:
+        status = pot_status()
+        next_price = (
+            price_quote(player=request.user).price if request.user.is_authenticated else None
+        )
+        body = {
+            "round": status.round_number,
+            "amount": status.amount,
+            "win_chance": GameConfig.load().win_chance,
+            "server_seed_hash": status.server_seed_hash,
+            "next_price": next_price,
+        }
+        return Response(PotSerializer(body).data)

@@ -1,4 +1,4 @@
-from chatpot_project.errors import ChatPotError
+from common.errors import ChatPotError
 
 
 class MessageInvalid(ChatPotError):
@@ -7,6 +7,7 @@ class MessageInvalid(ChatPotError):
 
 class IdempotencyConflict(ChatPotError):
     code = "idempotency_conflict"
+    status = 409
 
     def __init__(self):
         super().__init__(
@@ -17,6 +18,7 @@ class IdempotencyConflict(ChatPotError):
 
 class PotBusy(ChatPotError):
     code = "busy"
+    status = 503
 
     def __init__(self):
         super().__init__("The pot changed hands too many times at once; send your message again.")

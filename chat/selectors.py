@@ -1,4 +1,5 @@
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
@@ -7,13 +8,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from chatpot_project.paging import MAX_KEY
-from pot.fairness import as_percent
-from pot.models import GameConfig, Round
+from common.paging import MAX_KEY
+from game.models import GameConfig, as_percent
+from pot.models import Round
 from pot.selectors import open_round
 from wallet.models import Account
 
 from .models import Message
+from .replies import replies
 
 
 def start_of_today() -> datetime:
@@ -117,3 +119,19 @@ def recent_exchanges(*, player: User, before: Message, limit: int) -> list[tuple
         return []
     pairs = conversation(player=player).filter(pk__lt=before.pk).values_list("body", "reply__text")
     return list(pairs[:limit])[::-1]
+
+
+def text_so_far(message: Message) -> str:
+    """The text of the message's reply as far as it is written: in Redis while it is
+    written, or in the reply itself (without Redis, or once it is done)."""
+    if message.reply.finished:
+        return message.reply.text
+    return max(message.reply.text, replies().text_so_far(message.pk) or "", key=len)
+
+
+def with_text_so_far(messages: Iterable[Message]) -> None:
+    """Each reply being written among the messages' gets `so_far`: its text so far, for a
+    page that shows it and follows it from there."""
+    for message in messages:
+        if not message.reply.finished:
+            message.reply.so_far = text_so_far(message)

@@ -4,10 +4,9 @@ import functools
 from django.urls import get_script_prefix, reverse
 from rest_framework import serializers
 
-from chatpot_project.api_fields import TextField
-from keeper.models import Reply
+from api.fields import TextField
 
-from .models import Message
+from .models import Message, Reply
 
 TIMESTAMP = serializers.DateTimeField()
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from chatpot_project import logs, metrics
-from chatpot_project.errors import ChatPotError
-from keeper.models import Reply
+from common.errors import ChatPotError
+from game.models import GameConfig
+from operations import logs, metrics
 from pot import fairness
-from pot.models import GameConfig, Round
+from pot.models import Round
 from pot.services import close, seed_pot
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
@@ -18,7 +18,9 @@ from wallet.services import Leg, check_funds, net_changes, records
 
 from . import sql
 from .errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable, PotBusy
-from .models import Message
+from .models import OPEN, Message
+from .replies import clean_reply, replies, reply_finished
+from .serializers import Reply, message_data
 
 logger = logging.getLogger(__name__)
 
@@ -313,3 +315,26 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
         seed_pot(next_round, config=config, locked=locked)
         return SendResult(message=message, ordinal=opening.ordinal, next_round=next_round)
     return SendResult(message=message, ordinal=opening.ordinal)
+
+
+def reply_stop(*, message: Message) -> Message:
+    """The player stops the reply being written: it keeps what was written so far, the
+    charge stands. Stopping a finished reply changes nothing."""
+    if message.reply.finished:
+        return message
+    live = replies()
+    so_far = live.stop(message.pk)  # from here on, no piece is added
+    with transaction.atomic():
+        stopped = Reply.objects.filter(pk=message.pk, status__in=OPEN).update(
+            status=Reply.Status.STOPPED, lease_until=None
+        )
+        if stopped:
+            text = so_far
+            if text is None:  # the reply's own text (no Redis), complete now
+                text = Reply.objects.values_list("text", flat=True).get(pk=message.pk)
+            Reply.objects.filter(pk=message.pk).update(text=clean_reply(text))
+    message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
+    if stopped:
+        live.stopped(message.player_id, message_data(message))
+        reply_finished(message, "stopped")
+    return message

@@ -22,7 +22,13 @@ from decimal import Decimal
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from accounts.models import User
-from chatpot_project.rawsql import (
+from game.models import GameConfig
+from pot.models import Round
+from pot.services import CLOSING_FIELDS
+from wallet.models import Account
+
+from .models import REPLIES_CHANNEL, Message, Reply
+from .rawsql import (
     Statement,
     batch,
     constant,
@@ -32,12 +38,6 @@ from chatpot_project.rawsql import (
     placeholders,
     row_of,
 )
-from keeper.models import REPLIES_CHANNEL, Reply
-from pot.models import GameConfig, Round
-from pot.services import CLOSING_FIELDS
-from wallet.models import Account
-
-from .models import Message
 from .selectors import start_of_today
 
 ACCOUNT = Account._meta.db_table

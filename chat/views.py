@@ -6,24 +6,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from chatpot_project.errors import ChatPotError, RateLimited
-from chatpot_project.paging import before_key
-from chatpot_project.throttling import limit
-from keeper.selectors import with_text_so_far
-from keeper.services import reply_stop
+from api.throttling import limit
+from common.errors import ChatPotError
+from common.paging import before_key
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
 
-from .selectors import conversation_page, player_message, price_quote
-from .services import send_message
+from .selectors import conversation_page, player_message, price_quote, with_text_so_far
+from .services import reply_stop, send_message
 
-REFUSAL_STATUS = {
-    "insufficient_funds": 402,
-    "idempotency_conflict": 409,
-    "busy": 503,
-    "throttled": 429,
-}
 WIN_SESSION_KEY = "chatpot_win_message"
 
 
@@ -102,10 +94,9 @@ def _refused(request: HttpRequest, refused: ChatPotError, body: str) -> HttpResp
     else:
         context["page"] = conversation_page(player=request.user)
         with_text_so_far(context["page"].messages)
-        status = REFUSAL_STATUS.get(refused.code, 400)
-        response = render(request, "chat/chat.html", context, status=status)
-    if isinstance(refused, RateLimited):
-        response["Retry-After"] = str(refused.retry_after)
+        response = render(request, "chat/chat.html", context, status=refused.status)
+    for name, value in refused.headers().items():
+        response[name] = value
     return response
 
 

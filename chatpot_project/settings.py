@@ -68,26 +68,32 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN
-    "chatpot_project",
+    # The project's own, in their layers (pyproject.toml's import contracts): shared
+    # plumbing first, then the game's apps from the bottom up, the project's wiring last.
+    "common",
+    "operations",
+    "api",
+    "game",
     "wallet",
     "pot",
     "chat",
     "keeper",
     "live",
+    "chatpot_project",
 ]
 
 # WhiteNoise serves the static files (SERVE_STATIC=0: a server in front serves them).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
-# Prometheus metrics (chatpot_project.metrics): kept unless METRICS=0; served at /metrics
+# Prometheus metrics (operations.metrics): kept unless METRICS=0; served at /metrics
 # only to a bearer of METRICS_TOKEN (unset: not served).
 METRICS_ENABLED = env_bool("METRICS", True)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 MIDDLEWARE = [
-    *(["chatpot_project.metrics.request_metrics"] if METRICS_ENABLED else []),
-    "chatpot_project.logs.request_id_middleware",
-    "chatpot_project.health.HealthCheckMiddleware",
+    *(["operations.metrics.request_metrics"] if METRICS_ENABLED else []),
+    "operations.logs.request_id_middleware",
+    "operations.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "chatpot_project.middleware.DatabaseUnavailableMiddleware",
+    "operations.middleware.DatabaseUnavailableMiddleware",
     *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -203,7 +209,7 @@ AXES_RESET_ON_SUCCESS = True
 # The cool-off runs from the last counted failure: a try while locked out neither counts
 # nor starts it again, so the time a locked-out player is told is the time left.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "chatpot_project.security.lockout_response"
+AXES_LOCKOUT_CALLABLE = "operations.security.lockout_response"
 AXES_IPWARE_PROXY_COUNT = env_int("NUM_PROXIES", 0) or None
 AXES_VERBOSE = False
 
@@ -214,7 +220,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-CSRF_FAILURE_VIEW = "chatpot_project.error_views.csrf_failure"
+CSRF_FAILURE_VIEW = "operations.error_views.csrf_failure"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
@@ -268,7 +274,7 @@ SECURE_CSP = {
 }
 
 
-# Logs (chatpot_project.logs): JSON lines in production, text in development (LOG_FORMAT
+# Logs (operations.logs): JSON lines in production, text in development (LOG_FORMAT
 # json or plain), each with the request's id and, on the game's lines, the player, the
 # message and the round.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
@@ -277,10 +283,10 @@ logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "chatpot_project.logs.ContextFilter"}},
+    "filters": {"context": {"()": "operations.logs.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "chatpot_project.logs.JsonFormatter"},
+        "json": {"()": "operations.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -359,15 +365,15 @@ def throttle_rates(value: str) -> dict[str, str]:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "chatpot_project.authentication.PlayerTokenAuthentication",
+        "api.authentication.PlayerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["chatpot_project.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chatpot_project.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # Proxies in front of the app; the client's address is read past them (0: REMOTE_ADDR).
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
@@ -406,8 +412,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "chatpot_project.api_schema.document_body_limit",
-        "chatpot_project.api_schema.document_streams",
+        "api.schema.document_body_limit",
+        "api.schema.document_streams",
     ],
     "ENUM_NAME_OVERRIDES": {
         "TransferKindEnum": "wallet.models.Transfer.Kind",

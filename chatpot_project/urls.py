@@ -4,9 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import views as accounts_views
 from chat import views as chat_views
-from chatpot_project.health import health_detail
-from chatpot_project.metrics import metrics_view
 from live import views as live_views
+from operations.health import health_detail
+from operations.metrics import metrics_view
 from pot import views as pot_views
 from wallet import views as wallet_views
 
@@ -40,7 +40,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "chatpot_project.error_views.bad_request"
-handler403 = "chatpot_project.error_views.permission_denied"
-handler404 = "chatpot_project.error_views.page_not_found"
-handler500 = "chatpot_project.error_views.server_error"
+handler400 = "operations.error_views.bad_request"
+handler403 = "operations.error_views.permission_denied"
+handler404 = "operations.error_views.page_not_found"
+handler500 = "operations.error_views.server_error"

@@ -8,4 +8,4 @@ class KeeperConfig(AppConfig):
     name = "keeper"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers them
+        from . import checks, metrics  # noqa: F401 - they register themselves

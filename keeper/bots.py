@@ -17,14 +17,14 @@ import aiohttp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.replies import clean_piece
+
 from . import rules
 from .conf import timings
 from .context import BotContext
 from .rules import claim_rules, price_rules, share_sentence
 
 logger = logging.getLogger(__name__)
-
-MAX_REPLY_CHARS = 1000
 
 
 class Bot(Protocol):
@@ -215,19 +215,6 @@ async def close_model_session() -> None:
     session = _sessions.pop(asyncio.get_running_loop(), None)
     if session is not None:
         await session.close()
-
-
-def clean_piece(text: str) -> str:
-    """Printable text only: a piece is shown as it comes, and escaped again when shown."""
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
-
-
-def clean_reply(text: str) -> str:
-    """Plain, printable text of a sensible length; it is escaped again when shown."""
-    text = clean_piece(text).strip()
-    if len(text) > MAX_REPLY_CHARS:
-        text = text[: MAX_REPLY_CHARS - 1].rstrip() + "…"
-    return text
 
 
 def get_bot() -> Bot:

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from chat.models import Message
 from chat.selectors import recent_exchanges
-from pot.fairness import as_percent
-from pot.models import GameConfig, Round
+from game.models import GameConfig, as_percent
+from pot.models import Round
 from wallet.services import DAILY_CLAIM_INTERVAL
 
 

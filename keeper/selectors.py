@@ -6,11 +6,8 @@ from datetime import datetime
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from chat.models import Message
+from chat.models import Message, Reply
 from wallet.models import Transfer
-
-from .models import Reply
-from .streaming import replies
 
 
 def claimable(now: datetime) -> Q:
@@ -68,19 +65,3 @@ def messages_with_what_happened(message_ids: Iterable[int]) -> QuerySet[Message]
         )
         .order_by("pk")
     )
-
-
-def text_so_far(message: Message) -> str:
-    """The text of the message's reply as far as it is written: in Redis while it is
-    written, or in the reply itself (without Redis, or once it is done)."""
-    if message.reply.finished:
-        return message.reply.text
-    return max(message.reply.text, replies().text_so_far(message.pk) or "", key=len)
-
-
-def with_text_so_far(messages: Iterable[Message]) -> None:
-    """Each reply being written among the messages' gets `so_far`: its text so far, for a
-    page that shows it and follows it from there."""
-    for message in messages:
-        if not message.reply.finished:
-            message.reply.so_far = text_so_far(message)

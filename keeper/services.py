@@ -17,15 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from chat.models import Message
+from chat.replies import Reply, Writer, clean_reply, replies, reply_finished
 from chat.serializers import message_data
-from chatpot_project import logs, metrics
 
-from .bots import BuiltinBot, clean_reply
+from .bots import BuiltinBot
 from .conf import timings
 from .context import BotContext, bot_contexts
-from .models import OPEN, Reply
 from .selectors import messages_with_what_happened, replies_to_claim
-from .streaming import Writer, replies
 
 logger = logging.getLogger(__name__)
 
@@ -132,27 +130,6 @@ def replies_write_at_once(*, limit: int) -> list[tuple[int, dict]]:
     return [(messages[reply.pk].player_id, message_data(messages[reply.pk])) for reply in found]
 
 
-def reply_finished(message: Message, outcome: str) -> None:
-    """A reply ended (`metrics.REPLIES`' outcomes): counted, timed from its send, and told
-    in a line that says whose it was and the request that sent it."""
-    seconds = (timezone.now() - message.created_at).total_seconds()
-    metrics.REPLIES.labels(outcome).inc()
-    if outcome != "failed":
-        metrics.REPLY_DONE.observe(seconds)
-    logger.info("Reply %s after %.3f s", outcome, seconds, extra=reply_about(message))
-
-
-def reply_about(message: Message) -> dict:
-    """What a line about the message's reply says it is about: its player, the message,
-    the round, and the request that sent it (logs.game)."""
-    return logs.game(
-        player_id=message.player_id,
-        message_id=message.pk,
-        round=message.round.number,
-        request_id=message.reply.request_id or None,
-    )
-
-
 def _held(claim: Claim):
     return Reply.objects.filter(
         pk=claim.message_id, attempt=claim.attempt, status=Reply.Status.STREAMING
@@ -188,26 +165,3 @@ def reply_finish(*, claim: Claim, text: str, interrupted: bool = False) -> dict 
 def reply_release(*, claim: Claim) -> None:
     """Hand an untouched reply back, for another worker (this one is stopping)."""
     _held(claim).update(status=Reply.Status.PENDING, lease_until=None)
-
-
-def reply_stop(*, message: Message) -> Message:
-    """The player stops the reply being written: it keeps what was written so far, the
-    charge stands. Stopping a finished reply changes nothing."""
-    if message.reply.finished:
-        return message
-    live = replies()
-    so_far = live.stop(message.pk)  # from here on, no piece is added
-    with transaction.atomic():
-        stopped = Reply.objects.filter(pk=message.pk, status__in=OPEN).update(
-            status=Reply.Status.STOPPED, lease_until=None
-        )
-        if stopped:
-            text = so_far
-            if text is None:  # the reply's own text (no Redis), complete now
-                text = Reply.objects.values_list("text", flat=True).get(pk=message.pk)
-            Reply.objects.filter(pk=message.pk).update(text=clean_reply(text))
-    message.reply.refresh_from_db(fields=["text", "status", "attempt", "lease_until"])
-    if stopped:
-        live.stopped(message.player_id, message_data(message))
-        reply_finished(message, "stopped")
-    return message

@@ -1,7 +1,7 @@
 """The worker (`manage.py run_worker`): writes the keeper's replies, many at once, on one
 event loop (DESIGN section 9).
 
-The replies waiting are the queue (keeper.models.Reply). On PostgreSQL the send notifies
+The replies waiting are the queue (chat.models.Reply). On PostgreSQL the send notifies
 the workers as it commits (NOTIFY on REPLIES_CHANNEL) and a worker claims the reply at
 once; it also looks every `sweep_every` seconds, for leases that ran out and for anything
 sent while it was not listening. On SQLite it looks every `poll_every` seconds.
@@ -11,7 +11,7 @@ model's are claimed, leased and written side by side, up to `concurrency` at onc
 model calls wait on the network together, the database work goes through one thread and
 one connection. The worker renews the leases of the replies it writes; one it has lost
 (stopped by its player, or claimed by another worker after this one stalled) is
-abandoned, and every write it would still make is refused (keeper.streaming).
+abandoned, and every write it would still make is refused (chat.replies).
 
 Beside the replies, a worker runs its companions until it stops: the pot's announcer
 (live.announcer) and the ledger's audit when it is due (wallet.auditing), as
@@ -31,23 +31,21 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
-from chatpot_project import logs, metrics
+from chat.models import REPLIES_CHANNEL
+from chat.replies import MAX_REPLY_CHARS, Passed, followers, replies, reply_about, reply_finished
+from operations import logs, metrics
 
 from . import conf
-from .bots import MAX_REPLY_CHARS, Bot, BuiltinBot, close_model_session, get_bot
-from .models import REPLIES_CHANNEL
+from .bots import Bot, BuiltinBot, close_model_session, get_bot
 from .selectors import any_to_claim
 from .services import (
     Claim,
     replies_claim,
     replies_renew,
     replies_write_at_once,
-    reply_about,
     reply_finish,
-    reply_finished,
     reply_release,
 )
-from .streaming import Passed, followers, replies
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from chatpot_project import metrics
+from operations import metrics
 from pot.selectors import pot_status
 
 from . import engine

@@ -6,8 +6,8 @@ class LiveConfig(AppConfig):
     verbose_name = "Live"
 
     def ready(self) -> None:
-        from keeper import streaming
+        from chat import replies as conversation
 
-        from . import checks, replies  # noqa: F401 - the checks register themselves
+        from . import checks, metrics, replies  # noqa: F401 - they register themselves
 
-        streaming.followers.register(replies.EngineFollowers())
+        conversation.followers.register(replies.EngineFollowers())

@@ -1,12 +1,12 @@
 """The keeper's replies, passed on to the real-time engines as they are written: each piece
 (`token` {message, offset, text}) and the end (`done`, the message as the API shows it) in
 one publish to the reply's channel and its player's (docs/LIVE.md). Registered with
-keeper.streaming by this app (live.apps)."""
+chat.replies by this app (live.apps)."""
 
 import asyncio
 import logging
 
-from keeper.streaming import Writer, piece_data
+from chat.replies import Writer, piece_data
 
 from . import engine
 from .events import event

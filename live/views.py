@@ -13,11 +13,10 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts.models import User
-from chat.selectors import player_message
+from api.authentication import PlayerTokenAuthentication
+from chat.replies import piece_data
+from chat.selectors import player_message, text_so_far
 from chat.serializers import message_data
-from chatpot_project.authentication import PlayerTokenAuthentication
-from keeper.selectors import text_so_far
-from keeper.streaming import piece_data
 
 from . import comeback, engine
 from .answers import POLL_MILLISECONDS, sse

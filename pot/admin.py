@@ -6,11 +6,12 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from chatpot_project.admin import ReadOnlyAdmin
-from chatpot_project.errors import ChatPotError
+from common.admin import ReadOnlyAdmin
+from common.errors import ChatPotError
+from game.models import GameConfig
 from wallet.auditing import audit_request
 
-from .models import GameConfig, Round
+from .models import Round
 from .selectors import reset_plan
 from .services import reset_round
 

@@ -6,37 +6,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.selectors import price_quote
-from chatpot_project.api_schema import error_responses
+from api.schema import error_responses
 
-from .models import GameConfig, Round
-from .selectors import closed_rounds, pot_status
-from .serializers import PotSerializer, RoundSerializer
+from .models import Round
+from .selectors import closed_rounds
+from .serializers import RoundSerializer
 
 MAX_ROUND_NUMBER = 2**31 - 1
-
-
-class PotView(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        responses={200: PotSerializer, **error_responses(401)},
-        summary="The open round and the pot (a token adds your next price)",
-        tags=["pot"],
-    )
-    def get(self, request: Request) -> Response:
-        status = pot_status()
-        next_price = (
-            price_quote(player=request.user).price if request.user.is_authenticated else None
-        )
-        body = {
-            "round": status.round_number,
-            "amount": status.amount,
-            "win_chance": GameConfig.load().win_chance,
-            "server_seed_hash": status.server_seed_hash,
-            "next_price": next_price,
-        }
-        return Response(PotSerializer(body).data)
 
 
 class RoundsView(ListAPIView):

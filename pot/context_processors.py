@@ -1,8 +1,8 @@
 from django.utils.functional import SimpleLazyObject
 
+from game.models import GameConfig
 from wallet.models import Account
 
-from .models import GameConfig
 from .selectors import pot_status
 
 

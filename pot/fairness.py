@@ -29,11 +29,6 @@ def roll_integer(*, server_seed: str, client_seed: str, nonce: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def as_percent(win_chance: Decimal) -> str:
-    """0.1 -> "10", 0.025 -> "2.5": a chance as a plain percentage."""
-    return format((Decimal(win_chance) * 100).normalize(), "f")
-
-
 def is_win(roll: int, win_chance: Decimal) -> bool:
     """roll / 2**64 < win_chance, compared exactly, in integers."""
     numerator, denominator = Decimal(win_chance).as_integer_ratio()

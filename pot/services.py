@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chat.models import Message
+from game.models import GameConfig
 from wallet.auditing import audit_request
 from wallet.errors import PotMovedOn
 from wallet.models import Account, Transfer
@@ -13,7 +13,7 @@ from wallet.services import Leg, by_kind, lock_accounts, transfer
 
 from . import fairness
 from .errors import ResetRefused
-from .models import GameConfig, Round
+from .models import Round
 from .selectors import ResetPlan, open_round, reset_plan
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,10 @@ def close_round_and_start_next(
     round any more, so its count is final.
     """
     next_round = close(pot_round, **closing)
-    pot_round.message_count = Message.objects.filter(round=pot_round).count()
+    # Its messages, each paid by exactly one fee in the round (the audit holds it so).
+    pot_round.message_count = Transfer.objects.filter(
+        round=pot_round, kind=Transfer.Kind.MESSAGE_FEE
+    ).count()
     pot_round.save(update_fields=CLOSING_FIELDS)
     next_round.save()
     pot = by_kind(locked)[Account.Kind.POT]

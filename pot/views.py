@@ -7,7 +7,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET, require_POST
 
 from accounts.services import set_client_seed
-from chatpot_project.errors import ChatPotError
+from common.errors import ChatPotError
 
 from . import fairness
 from .forms import ClientSeedForm, VerifyDrawForm

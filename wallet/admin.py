@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chatpot_project.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 
 from .models import Account, LedgerAudit, Transfer
 

@@ -5,8 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatpot_project.api_schema import error_responses
-from pot.models import GameConfig
+from api.schema import error_responses
+from game.models import GameConfig
 
 from .selectors import player_account, transfers_of
 from .serializers import ClaimSerializer, TransferSerializer, WalletSerializer

@@ -1,10 +1,11 @@
 from datetime import datetime
 
-from chatpot_project.errors import ChatPotError
+from common.errors import ChatPotError
 
 
 class InsufficientFunds(ChatPotError):
     code = "insufficient_funds"
+    status = 402
 
     def __init__(self, *, price: int, balance: int):
         super().__init__(
@@ -14,9 +15,13 @@ class InsufficientFunds(ChatPotError):
         self.price = price
         self.balance = balance
 
+    def data(self) -> dict:
+        return {**super().data(), "price": self.price, "balance": self.balance}
+
 
 class ClaimTooEarly(ChatPotError):
     code = "claim_too_early"
+    status = 429
 
     def __init__(self, *, available_at: datetime, retry_after: int):
         hours, rest = divmod(retry_after, 3600)
@@ -28,9 +33,17 @@ class ClaimTooEarly(ChatPotError):
         self.available_at = available_at
         self.retry_after = retry_after
 
+    def data(self) -> dict:
+        # Told as any other "too soon": the code a client already handles.
+        return {"code": "throttled", "detail": self.detail, "retry_after": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class ClaimUnavailable(ChatPotError):
     code = "claim_unavailable"
+    status = 409
 
     def __init__(self):
         super().__init__("Daily claims are switched off right now.")

@@ -1,8 +1,7 @@
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractUser as User
 from django.db.models import Q, QuerySet
-
-from accounts.models import User
 
 from .models import Account, Transfer
 

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import AbstractUser as User
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from accounts.models import User
+from game.models import GameConfig
 
 from .auditing import audit_request
 from .errors import ClaimTooEarly, ClaimUnavailable, GrantInvalid, InsufficientFunds
@@ -141,8 +142,6 @@ def transfer(*legs: Leg, locked: Mapping[int, Account] | None = None) -> list[Tr
 
 def open_player_account(*, user: User) -> Account:
     """Give a new user their account and the signup grant, in the caller's transaction."""
-    from pot.models import GameConfig
-
     account = Account.objects.create(kind=Account.Kind.PLAYER, owner=user)
     grant = GameConfig.load().signup_grant
     if grant:
@@ -177,8 +176,6 @@ def next_claim_at(account: Account) -> datetime | None:
 
 @transaction.atomic(durable=True)
 def claim_daily(*, player: User) -> ClaimResult:
-    from pot.models import GameConfig
-
     amount = GameConfig.load().daily_claim
     if not amount:
         raise ClaimUnavailable()

@@ -4,8 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from chatpot_project.errors import ChatPotError
-from chatpot_project.paging import before_key
+from common.errors import ChatPotError
+from common.paging import before_key
 
 from .selectors import player_account, transfer_history
 from .services import claim_daily, next_claim_at

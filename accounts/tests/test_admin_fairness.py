@@ -14,9 +14,8 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import register_operator, register_player
-from chat.models import Message
+from chat.models import Message, Reply
 from chat.services import send_message
-from keeper.models import Reply
 from pot.models import Round
 from wallet.audit import audit_ledger
 from wallet.models import Account, LedgerAudit, Transfer

@@ -16,7 +16,8 @@ from chat.errors import IdempotencyConflict, MessageInvalid
 from chat.models import Message
 from chat.selectors import price_quote
 from chat.services import send_message
-from pot.models import GameConfig, Round
+from game.models import GameConfig
+from pot.models import Round
 from wallet.audit import audit_ledger
 from wallet.errors import ClaimTooEarly, InsufficientFunds
 from wallet.models import Account

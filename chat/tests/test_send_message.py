@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.errors import IdempotencyConflict, MessageInvalid, PlayerUnavailable
-from chat.models import Message
+from chat.models import REPLIES_CHANNEL, Message, Reply
 from chat.selectors import price_quote
 from chat.services import send_message
-from keeper.models import REPLIES_CHANNEL, Reply
 from pot import fairness
 from pot.models import Round
 from wallet.audit import audit_ledger

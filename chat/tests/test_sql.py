@@ -7,7 +7,8 @@ from accounts.services import register_operator
 from chat import sql
 from chat.selectors import messages_in_window
 from chat.services import send_message
-from pot.models import GameConfig, Round
+from game.models import GameConfig
+from pot.models import Round
 from pot.services import reset_round
 from wallet.audit import audit_ledger
 from wallet.models import Account

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from django.core.management import get_commands
 
-from chatpot_project.erd import TOUR, committed_erd, mermaid_erd
+from operations.erd import TOUR, committed_erd, mermaid_erd
 
 TEXT = TOUR.read_text()
 

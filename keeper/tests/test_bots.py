@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chat.replies import clean_reply
 from chat.services import send_message
-from keeper.bots import BuiltinBot, clean_reply
+from keeper.bots import BuiltinBot
 from keeper.context import BotContext
 from wallet.services import claim_daily
 

@@ -12,10 +12,9 @@ import aiohttp
 import pytest
 
 from bench.fake_model import WORDS
-from chat.models import Message
+from chat.models import Message, Reply
+from chat.replies import Passed
 from chat.services import send_message
-from keeper.models import Reply
-from keeper.streaming import Passed
 from pot.models import Round
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
@@ -199,8 +198,8 @@ def test_the_pieces_go_on_in_order_the_first_at_once_the_rest_together(
         published.append((offset, text, time.monotonic()))
         return Passed.ON
 
-    monkeypatch.setattr("keeper.streaming.RedisReplies.piece", piece)
-    monkeypatch.setattr("keeper.streaming.DatabaseReplies.piece", piece)
+    monkeypatch.setattr("chat.replies.RedisReplies.piece", piece)
+    monkeypatch.setattr("chat.replies.DatabaseReplies.piece", piece)
     result = send_message(player=player, body="stream it")
     replies()
     reply = written(result).text

@@ -11,15 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chat.models import Reply
 from chat.selectors import messages_in_window, price_quote
 from chat.services import send_message
+from game.models import GameConfig, as_percent
 from keeper.bots import BuiltinBot, OpenAICompatibleBot
 from keeper.context import bot_contexts
-from keeper.models import Reply
 from keeper.selectors import messages_with_what_happened
 from keeper.tests.test_rules import STATE
-from pot.fairness import as_percent
-from pot.models import GameConfig
 from wallet.models import Account
 from wallet.services import claim_daily, next_claim_at
 

@@ -20,10 +20,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bench.fake_model import WORDS
-from chat.models import Message
+from chat.models import Message, Reply
+from chat.replies import replies
 from chat.services import send_message
-from keeper.models import Reply
-from keeper.streaming import replies
 from tests.app_process import database_environment
 from tests.sse import read_events
 from wallet.audit import audit_ledger

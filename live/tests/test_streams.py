@@ -12,10 +12,9 @@ import httpx
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from chat.models import Message
+from chat.models import Message, Reply
+from chat.selectors import text_so_far
 from chat.services import send_message
-from keeper.models import Reply
-from keeper.selectors import text_so_far
 from pot.models import Round
 from tests.sse import read_events
 from wallet.audit import audit_ledger

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from chat.models import Reply
 from chat.services import send_message
-from keeper.models import Reply
 from live.events import MISSED_ROUNDS_MAX
 from live.models import Engine, Tick
 from pot.models import Round

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from accounts.services import register_operator, register_player
 from chat.services import send_message
-from pot.models import GameConfig, Round
+from game.models import GameConfig
+from pot.models import Round
 from wallet.audit import audit_ledger
 from wallet.models import Account
 
@@ -125,13 +126,13 @@ def test_players_and_unprivileged_staff_cannot_reset(client, fed_pot):
 def test_config_change_takes_effect_on_the_next_message(operator_client, player, caplog):
     config = GameConfig.load()
     data = {**CONFIG_FORM, "price_base": 7, "price_step": 3, "win_chance": "0.000001"}
-    response = operator_client.post(f"/admin/pot/gameconfig/{config.pk}/change/", data)
+    response = operator_client.post(f"/admin/game/gameconfig/{config.pk}/change/", data)
     assert response.status_code == 302
     assert "price_base: 5 -> 7" in caplog.text
     first = send_message(player=player, body="under the new rules")
     assert first.price == 7
     assert first.next_price == 10
-    history = operator_client.get(f"/admin/pot/gameconfig/{config.pk}/history/").content.decode()
+    history = operator_client.get(f"/admin/game/gameconfig/{config.pk}/history/").content.decode()
     assert "price_base (5 -&gt; 7)" in history
 
 
@@ -149,7 +150,7 @@ def test_config_change_takes_effect_on_the_next_message(operator_client, player,
 def test_config_refuses_values_outside_the_rules(operator_client, field, value, error):
     config = GameConfig.load()
     data = {**CONFIG_FORM, field: value}
-    response = operator_client.post(f"/admin/pot/gameconfig/{config.pk}/change/", data)
+    response = operator_client.post(f"/admin/game/gameconfig/{config.pk}/change/", data)
     assert response.status_code == 200
     assert error in response.content.decode()
     config.refresh_from_db()
@@ -165,7 +166,7 @@ def test_config_refuses_values_outside_the_rules(operator_client, field, value, 
         "/admin/chat/message/{message}/delete/",
         "/admin/accounts/user/{user}/delete/",
         "/admin/pot/round/{round}/delete/",
-        "/admin/pot/gameconfig/1/delete/",
+        "/admin/game/gameconfig/1/delete/",
     ],
 )
 def test_no_admin_path_edits_a_balance_or_deletes_history(operator_client, fed_pot, path):
@@ -218,7 +219,7 @@ def test_grant_credits_action(operator_client, fed_pot):
 
 def test_players_cannot_reach_the_admin(client, player):
     client.force_login(player)
-    for url in ["/admin/", "/admin/pot/gameconfig/1/change/", "/admin/accounts/user/"]:
+    for url in ["/admin/", "/admin/game/gameconfig/1/change/", "/admin/accounts/user/"]:
         response = client.get(url)
         assert response.status_code == 302
         assert reverse("admin:login") in response["Location"]

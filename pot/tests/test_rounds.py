@@ -8,7 +8,8 @@ from django.db import IntegrityError, transaction
 
 from chat.models import Message
 from chat.services import send_message
-from pot.models import GameConfig, Round
+from game.models import GameConfig
+from pot.models import Round
 from pot.services import new_round
 
 pytestmark = pytest.mark.django_db

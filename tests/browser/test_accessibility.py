@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from accounts.services import register_player
 from chat.services import send_message
-from pot.models import GameConfig
+from game.models import GameConfig
 from tests.browser.conftest import PASSWORD, sign_in
 from wallet.models import Account
 from wallet.services import claim_daily

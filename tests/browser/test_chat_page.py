@@ -10,10 +10,9 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from accounts.services import register_player
-from chat.models import Message
+from chat.models import Message, Reply
 from chat.services import send_message
-from keeper.models import Reply
-from pot.models import GameConfig
+from game.models import GameConfig
 from tests.browser.conftest import PASSWORD, log_in
 
 pytestmark = [

@@ -9,7 +9,8 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from accounts.services import register_player
 from chat.services import send_message
-from pot.models import GameConfig, Round
+from game.models import GameConfig
+from pot.models import Round
 from tests.browser.conftest import PHONE
 
 pytestmark = [

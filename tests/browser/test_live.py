@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from keeper.models import Reply
-from pot.models import GameConfig
+from chat.models import Reply
+from game.models import GameConfig
 from tests.browser.conftest import PHONE, log_in
 
 pytestmark = [

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from pot.models import GameConfig
+from game.models import GameConfig
 from tests.browser.conftest import DESKTOP, log_in
 
 pytestmark = [

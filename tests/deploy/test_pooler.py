@@ -13,8 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.tests.factories import PlayerFactory
-from chat.models import Message
-from keeper.models import Reply
+from chat.models import Message, Reply
 from tests.app_process import database_environment
 from tests.pooler import Pooler
 from wallet.audit import audit_ledger

@@ -14,8 +14,7 @@ import httpx
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from chat.models import Message
-from keeper.models import Reply
+from chat.models import Message, Reply
 from pot.models import Round
 from tests.deployment import Deployment, fetch
 from tests.engine import engine_missing
