@@ -558,12 +558,6 @@ def page_latency(url: str, username: str, password: str, samples: int = 100) -> 
 # -- live: a model that streams, an audience that watches -------------------------------
 
 
-def stream_server(settings: Settings, **extra: str) -> Gunicorn:
-    return Gunicorn(
-        settings, app="chatpot_project.asgi", config="gunicorn_stream.conf.py", **extra
-    )
-
-
 def model_runs(settings: Settings, static: Path, tokens: Path) -> list[dict]:
     """Players chatting with a model that streams 60 words over 2 s (bench/fake_model.py),
     each sending again as soon as its reply is done."""
