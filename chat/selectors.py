@@ -30,7 +30,7 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 
 
 def messages_in_window(*, player: User, config: GameConfig, pot_round: Round) -> int:
-    """The n of DESIGN section 3: the player's messages that count towards their next
+    """The n of docs/GAME.md's price: the player's messages that count towards their next
     price, in the config's pricing window. (The send counts them in its own statement,
     chat.sql.open_send, the same way.)"""
     messages = Message.objects.filter(player=player)

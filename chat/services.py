@@ -1,4 +1,4 @@
-"""Sending a message: the game's one money path for players (DESIGN section 3)."""
+"""Sending a message: the game's one money path for players (docs/GAME.md, docs/ARCHITECTURE.md)."""
 
 import logging
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Recompute a closed round's draws from its revealed seed (DESIGN section 4)."""
+"""Recompute a closed round's draws from its revealed seed (docs/GAME.md)."""
 
 from dataclasses import dataclass, field
 

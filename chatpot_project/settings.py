@@ -304,14 +304,14 @@ LOGGING = {
 }
 
 
-# The chatbot (DESIGN section 5): the built-in bot unless CHATBOT_BACKEND=openai.
+# The keeper's bot (docs/GAME.md): the built-in bot unless CHATBOT_BACKEND=openai.
 CHATBOT_BACKEND = os.environ.get("CHATBOT_BACKEND", "builtin")
 CHATBOT_BASE_URL = os.environ.get("CHATBOT_BASE_URL", "http://127.0.0.1:8080")
 CHATBOT_MODEL = os.environ.get("CHATBOT_MODEL", "")
 CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
 
 
-# The keeper's replies (DESIGN sections 8 and 9): written by `manage.py run_worker` after
+# The keeper's replies (docs/LIVE.md): written by `manage.py run_worker` after
 # the charge, streamed to the player as they are written. Its timings, in seconds, in one
 # place (keeper.conf, docs/OPERATIONS.md).
 KEEPER = {
@@ -356,7 +356,7 @@ WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
 STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
 
 
-# The JSON API (DESIGN section 6): JWT bearer tokens, JSON only, errors with a stable code.
+# The JSON API (docs/API.md): JWT bearer tokens, JSON only, errors with a stable code.
 def throttle_rates(value: str) -> dict[str, str]:
     """'register=10/hour,token=30/min' -> {'register': '10/hour', 'token': '30/min'}"""
     pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)

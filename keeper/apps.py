@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class KeeperConfig(AppConfig):
     """The keeper of the pot: its reply to every message, written by a worker after the
-    charge and streamed to the player (DESIGN sections 5, 8 and 9)."""
+    charge and streamed to the player (docs/GAME.md, docs/LIVE.md)."""
 
     name = "keeper"
 

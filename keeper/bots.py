@@ -1,4 +1,4 @@
-"""The keeper of the pot: the bot that answers every message (DESIGN section 5).
+"""The keeper of the pot: the bot that answers every message (docs/GAME.md).
 
 A bot turns a `BotContext` (the player's message and the game's figures after it was
 settled) into plain text. It runs after the money has moved and never moves money itself:

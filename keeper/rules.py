@@ -1,4 +1,4 @@
-"""What the built-in keeper understands and what it says (DESIGN section 5).
+"""What the built-in keeper understands and what it says (docs/GAME.md).
 
 The keeper reads a message for everything it asks, in the order asked, forgiving a typo
 (a word of five letters or more that is one slip from a word it knows), and gives one

@@ -1,5 +1,5 @@
 """The keeper's reply, written after the charge by a worker (keeper.worker), never in the
-request that sent the message (DESIGN sections 8 and 9).
+request that sent the message (docs/LIVE.md).
 
 A reply is claimed by one worker at a time: the claim counts an attempt and holds a
 lease, which the worker renews while it writes; every write names the attempt, so a

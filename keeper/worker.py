@@ -1,5 +1,5 @@
 """The worker (`manage.py run_worker`): writes the keeper's replies, many at once, on one
-event loop (DESIGN section 9).
+event loop (docs/LIVE.md).
 
 The replies waiting are the queue (chat.models.Reply). On PostgreSQL the send notifies
 the workers as it commits (NOTIFY on REPLIES_CHANNEL) and a worker claims the reply at

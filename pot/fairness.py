@@ -1,4 +1,4 @@
-"""The provably fair draw (DESIGN section 4).
+"""The provably fair draw (docs/GAME.md).
 
 roll = first 8 bytes of HMAC-SHA256(key=server_seed, msg=f"{client_seed}:{nonce}"),
 read big-endian, divided by 2**64. A message wins when roll < win_chance; the comparison

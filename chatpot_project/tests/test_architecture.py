@@ -49,3 +49,25 @@ def test_every_named_command_exists(command):
 @pytest.mark.parametrize("app", re.findall(r"^\| `(\w+)` \|", TEXT, flags=re.MULTILINE))
 def test_every_app_in_the_table_is_installed(app):
     assert apps.is_installed(app)
+
+
+ROOT = TOUR.parents[1]
+SOURCES = [
+    path
+    for pattern in ("**/*.py", "docs/*.md", "README.md", "deploy/*", "bin/*", "Procfile")
+    for path in ROOT.glob(pattern)
+    if ".venv" not in path.parts and path.is_file()
+]
+
+
+def test_every_document_the_code_and_docs_cite_is_in_the_repository():
+    """Code and docs cite the project's own docs, never a design held elsewhere."""
+    cited, elsewhere = set(), []
+    for path in SOURCES:
+        text = path.read_text(errors="replace")
+        cited |= set(re.findall(r"\bdocs/([A-Z][A-Z_]*\.md)", text))
+        if re.search(r"\bDESIGN(\.md| section)", text):
+            elsewhere.append(str(path.relative_to(ROOT)))
+    assert elsewhere == []
+    assert cited, "no document is cited at all"
+    assert sorted(name for name in cited if not (ROOT / "docs" / name).exists()) == []
