@@ -97,7 +97,7 @@ def test_an_unknown_api_path_and_a_crash_answer_json(player_api, monkeypatch):
     def crash(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("pot.api.pot_status", crash)
+    monkeypatch.setattr("chat.api.pot_status", crash)
     response = player_api.get("/api/v1/pot")
     assert response.status_code == 500
     assert response.json()["code"] == "server_error"
