@@ -11,8 +11,8 @@ from common.admin import ReadOnlyAdmin
 from common.errors import ChatPotError
 from wallet.services import grant_credits, open_player_account
 
-from .models import CLIENT_SEED_MAX_LENGTH, User, client_seed_validator, new_client_seed
-from .services import set_client_seed
+from .models import CLIENT_SEED_MAX_LENGTH, User, client_seed_validator
+from .services import set_client_seeds
 
 # Who may do what in the admin: only superusers hand out powers.
 PRIVILEGE_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
@@ -115,22 +115,34 @@ class PlayerAdmin(UserAdmin):
         form = ClientSeedForm(request.POST if "confirm" in request.POST else None)
         if form.is_valid():
             chosen, reason = form.cleaned_data["client_seed"], form.cleaned_data["reason"]
-            for player in players:
-                if not self.has_change_permission(request, player):
-                    self.message_user(request, f"{player}: not yours to change.", messages.ERROR)
-                    return None
-                seed = chosen or new_client_seed()
-                try:
-                    set_client_seed(
-                        player=player, client_seed=seed, actor=request.user, reason=reason
-                    )
-                except ChatPotError as refused:
-                    self.message_user(request, f"{player}: {refused.detail}", messages.ERROR)
-                    return None
+            # All of them, or none: one not this operator's to change refuses the lot.
+            refused = [
+                player for player in players if not self.has_change_permission(request, player)
+            ]
+            if refused:
+                names = ", ".join(player.username for player in refused)
+                self.message_user(
+                    request,
+                    f"Nothing was changed: {names} not yours to change.",
+                    messages.ERROR,
+                )
+                return None
+            try:
+                seeds = set_client_seeds(
+                    players=players, client_seed=chosen or None, actor=request.user, reason=reason
+                )
+            except ChatPotError as invalid:
+                self.message_user(
+                    request, f"Nothing was changed: {invalid.detail}", messages.ERROR
+                )
+                return None
+            for player, seed in zip(players, seeds, strict=True):
                 self.log_change(request, player, f"Client seed set to {seed}: {reason}")
+            names = ", ".join(player.username for player in players)
             self.message_user(
                 request,
-                f"New client seed for {len(players)} player(s); their nonces restart at 0.",
+                f"New client seed for {len(players)} player(s) ({names}); their nonces "
+                "restart at 0.",
                 messages.SUCCESS,
             )
             return None

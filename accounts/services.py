@@ -7,7 +7,7 @@ from wallet.auditing import audit_request
 from wallet.services import lock_accounts, open_player_account
 
 from .errors import ClientSeedInvalid, UsernameTaken
-from .models import User, client_seed_validator
+from .models import User, client_seed_validator, new_client_seed
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,24 @@ def set_client_seed(
     """Change the seed the player mixes into their draws; their nonce restarts at 0. The
     player's own choice, or an operator's (`actor`), who says why: logged, and the
     ledger's audit asked for."""
+    return _set_client_seed(player=player, client_seed=client_seed, actor=actor, reason=reason)
+
+
+@transaction.atomic(durable=True)
+def set_client_seeds(
+    *, players: list[User], client_seed: str | None, actor: User, reason: str
+) -> list[str]:
+    """An operator's new client seed for each of `players` (the one given, or a random one
+    each): all of them, or none. The seeds set, in the players' order."""
+    return [
+        _set_client_seed(
+            player=player, client_seed=client_seed or new_client_seed(), actor=actor, reason=reason
+        ).client_seed
+        for player in players
+    ]
+
+
+def _set_client_seed(*, player: User, client_seed: str, actor: User | None, reason: str) -> User:
     client_seed = (client_seed or "").strip()
     try:
         client_seed_validator(client_seed)

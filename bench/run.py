@@ -10,6 +10,7 @@ ends with the ledger audit.
 
 import argparse
 import asyncio
+import collections
 import http.client
 import json
 import os
@@ -888,8 +889,85 @@ def hostile_run(settings: Settings, static: Path, tokens: Path) -> dict:
             writer.close()
         loop.run_until_complete(asyncio.sleep(0.5))
         loop.close()
+        # Clients that come back from before the first round (Last-Event-ID: 0) on a long
+        # history, a few a second, and meanwhile /healthz and a player's send.
+        rounds = int(psql(settings, "SELECT max(number) FROM pot_round", DB_NAME) or 0)
+        if rounds < COMEBACK_ROUNDS:
+            fixtures(
+                settings,
+                "history",
+                "1000",
+                str(10 * (COMEBACK_ROUNDS - rounds)),
+                READER[0],
+                "0",
+            )
+        figures["comebacks"] = {}
+        for per_second in (2, 5):
+            flood = ComebackFlood(site.url, per_second)
+            figures["comebacks"][per_second] = {
+                "meanwhile": answer_times(site.url, players, 100),
+                **flood.stop(),
+            }
     figures["audit"] = audit(settings)
     return figures
+
+
+COMEBACK_ROUNDS = 20_000
+
+
+class ComebackFlood:
+    """`per_second` clients a second on the events with Last-Event-ID: 0, each read until
+    its answer ends (or 10 s); how long each took, and what it was answered."""
+
+    def __init__(self, url: str, per_second: int):
+        self.url, self.per_second = url, per_second
+        self.stopping = threading.Event()
+        self.times: list[float] = []
+        self.answers: collections.Counter = collections.Counter()
+        self.sizes: list[int] = []
+        self.threads: list[threading.Thread] = []
+        self.firing = threading.Thread(target=self._fire, daemon=True)
+        self.firing.start()
+
+    def _fire(self) -> None:
+        while not self.stopping.wait(1 / self.per_second):
+            comer = threading.Thread(target=self._come_back, daemon=True)
+            comer.start()
+            self.threads.append(comer)
+
+    def _come_back(self) -> None:
+        parts = urllib.parse.urlsplit(self.url)
+        started = time.perf_counter()
+        received = b""
+        try:
+            with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+                sock.sendall(
+                    f"GET /api/v1/events HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                    "Accept: text/event-stream\r\nLast-Event-ID: 0\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                while chunk := sock.recv(65536):
+                    received += chunk
+            status = received.split(b" ", 2)[1].decode() if received else "none"
+        except OSError as error:
+            status = type(error).__name__
+        self.times.append((time.perf_counter() - started) * 1000)
+        self.answers[status] += 1
+        self.sizes.append(len(received))
+
+    def stop(self) -> dict:
+        self.stopping.set()
+        self.firing.join()
+        for comer in self.threads:
+            comer.join(15)
+        times = sorted(self.times)
+        return {
+            "comebacks": len(times),
+            "answered": dict(self.answers),
+            "p50_ms": round(statistics.median(times), 1) if times else None,
+            "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)], 1) if times else None,
+            "bytes_max": max(self.sizes, default=0),
+        }
 
 
 # -- a client that retries with its idempotency key -------------------------------------
@@ -1345,6 +1423,15 @@ def main() -> None:
             f"answers {len(alone['unusual']) + len(attacked['unusual'])}; audit "
             f"{hostile['audit'].split(' ')[0]}"
         )
+        for per_second, flood in hostile["comebacks"].items():
+            meanwhile = flood["meanwhile"]
+            log(
+                f"  comebacks from round 0 ({COMEBACK_ROUNDS:,} rounds), {per_second} a second: "
+                f"{flood['comebacks']} answered {flood['answered']} in p50 {flood['p50_ms']} / "
+                f"p99 {flood['p99_ms']} ms, at most {flood['bytes_max']} bytes; /healthz p99 "
+                f"{meanwhile['healthz_p99_ms']} ms, send p99 {meanwhile['send_p99_ms']} ms "
+                f"meanwhile; unusual answers {len(meanwhile['unusual'])}"
+            )
 
     if "growth" not in settings.skip:
         log(

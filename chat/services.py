@@ -1,4 +1,4 @@
-"""Sending a message: the game's one money path for players (docs/GAME.md, docs/ARCHITECTURE.md)."""
+"""Sending a message: the game's one money path for players (docs/GAME.md)."""
 
 import logging
 from dataclasses import dataclass

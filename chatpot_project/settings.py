@@ -210,7 +210,9 @@ AXES_RESET_ON_SUCCESS = True
 # nor starts it again, so the time a locked-out player is told is the time left.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "operations.security.lockout_response"
-AXES_IPWARE_PROXY_COUNT = env_int("NUM_PROXIES", 0) or None
+# Each failure counts against the pair (username, the client's address as the throttles
+# take it, past NUM_PROXIES proxies): a stranger elsewhere cannot lock anyone out.
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
 AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -283,7 +285,10 @@ logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "operations.logs.ContextFilter"}},
+    "filters": {
+        "context": {"()": "operations.logs.ContextFilter"},
+        "suspicious": {"()": "operations.logs.SuspiciousIsAWarning"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "operations.logs.JsonFormatter"},
@@ -292,7 +297,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["context"],
+            "filters": ["context", "suspicious"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
@@ -341,6 +346,10 @@ LEDGER_AUDIT_LOOK_EVERY = env_float("LEDGER_AUDIT_LOOK_SECONDS", 5)
 # http://127.0.0.1:8081/publish; a comma list for several engines, each told everything.
 # Unset, there is no engine: a stream answers what there is now and the client comes back.
 LIVE_PUBLISH_URLS = [url.rstrip("/") for url in env_list("LIVE_PUBLISH_URL", [])]
+# Proxies in front of the web process, each adding the address it was reached from to
+# X-Forwarded-For: the client's is read that many from the end. With an engine there is
+# bin/proxy in front (docs/OPERATIONS.md), so 1 unless set; unset and without one, 0.
+NUM_PROXIES = env_int("NUM_PROXIES", 1 if LIVE_PUBLISH_URLS else 0)
 # The stand-in engine (live.devengine), in front of the ASGI application, for `bin/run` and
 # the tests: its publisher at LIVE_DEV_PUBLISH's path. Never in production (live.E001).
 LIVE_DEV_ENGINE = env_bool("LIVE_DEV_ENGINE")
@@ -375,7 +384,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # Proxies in front of the app; the client's address is read past them (0: REMOTE_ADDR).
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "register": "10/hour",
         "token": "30/min",

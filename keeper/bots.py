@@ -170,7 +170,9 @@ class OpenAICompatibleBot:
                     if piece:
                         yield piece
                 raise BotUnavailable("the model's stream ended before its [DONE]")
-        except (aiohttp.ClientError, ValueError) as error:  # ValueError: a line too long
+        except ValueError:  # a line too long: its start is the model's text, never logged
+            raise BotUnavailable(f"the model server at {self.url} sent a line too long") from None
+        except aiohttp.ClientError as error:
             raise BotUnavailable(f"no answer from {self.url}: {error!r}") from None
 
 

@@ -203,6 +203,7 @@ class DevEngine:
         if scope["type"] != "http":
             await self.django(scope, receive, send)
             return
+        scope = _forwarded(scope)
         path = scope["path"]
         if path.startswith(self.publish_path + "/"):
             await self._publish(scope, receive, send, path[len(self.publish_path) + 1 :])
@@ -295,6 +296,16 @@ class DevEngine:
         finally:
             gone.cancel()
             self.engine.leave(names, queue)
+
+
+def _forwarded(scope) -> dict:
+    """As the proxy passes a request on: the client's address added to X-Forwarded-For
+    (the app reads it past NUM_PROXIES proxies)."""
+    client = (scope.get("client") or ("", 0))[0]
+    headers = [(name, value) for name, value in scope["headers"] if name != b"x-forwarded-for"]
+    earlier = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+    chain = b", ".join([*earlier, client.encode()]) if client else b", ".join(earlier)
+    return {**scope, "headers": [*headers, (b"x-forwarded-for", chain)]} if chain else scope
 
 
 def _from_here(scope) -> bool:

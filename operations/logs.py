@@ -76,6 +76,17 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class SuspiciousIsAWarning(logging.Filter):
+    """Django's lines of a suspicious request (a Host not allowed, a session tampered
+    with) are anybody's to cause: a warning each, without a traceback, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security.") and record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, what it is
     about (FIELDS, when known) and the exception's traceback, if any."""

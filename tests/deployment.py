@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.app_process import database_environment
-from tests.engine import Engine, free_port
+from tests.engine import Engine, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,6 @@ class Deployment:
             LIVE_PUBLISH_URL=",".join(engine.publish_url for engine in self.engines),
             STATIC_ROOT=collected_static(),
             WEB_CONCURRENCY="2",
-            NUM_PROXIES="1",
             **extra,
         )
         self.logs: dict[str, Path] = {}
@@ -212,3 +211,37 @@ class Deployment:
                     process.wait(10)
         for engine in self.engines:
             engine.stop()
+
+
+class RedisOfItsOwn:
+    """A Redis server for one test, on a port of its own, restarted at will."""
+
+    def __init__(self, run_dir):
+        self.port = free_port()
+        self.run_dir = run_dir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.run_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)

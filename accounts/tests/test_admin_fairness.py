@@ -185,3 +185,28 @@ def test_staff_cannot_set_an_operators_seed(client, game):
     set_seed(client, boss, client_seed="chosen-by-staff", reason="why not")
     boss.refresh_from_db()
     assert boss.client_seed != "chosen-by-staff"
+
+
+def test_a_new_client_seed_for_a_mixed_selection_changes_nobody_and_says_so(client, game):
+    """A clerk selects a player and an operator: the operator is not theirs to change, so
+    neither is changed (not the player alone), and the page says so and why."""
+    boss = register_operator(username="boss", password=PASSWORD)
+    client.force_login(clerk())
+    before = (game.client_seed, game.nonce)
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {
+            "action": "set_client_seed_action",
+            "_selected_action": [game.pk, boss.pk],
+            "confirm": "yes",
+            "client_seed": "chosen-by-staff",
+            "reason": "both, please",
+        },
+        follow=True,
+    )
+    game.refresh_from_db()
+    boss.refresh_from_db()
+    assert (game.client_seed, game.nonce) == before
+    assert boss.client_seed != "chosen-by-staff"
+    said = [str(message) for message in response.context["messages"]]
+    assert said == ["Nothing was changed: boss not yours to change."]

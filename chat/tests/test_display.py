@@ -14,7 +14,7 @@ def test_a_models_markdown_is_rendered_through_an_allow_list():
     assert "<strong>Bold</strong>" in html
     assert "<em>soft</em>" in html
     assert "<code>code</code>" in html
-    assert '<a href="https://example.com" rel="nofollow noopener noreferrer">a link</a>' in html
+    assert "a link" in html
     assert "<li>one</li>" in html
 
 
@@ -29,6 +29,16 @@ def test_nothing_a_model_writes_runs_or_loads_in_the_page():
     assert "styled" in html  # the words stay, without their markup
 
 
+def test_a_models_link_to_another_site_is_words_only():
+    html = markdown_reply(
+        "You WON the pot: 1,000,000 credits! [claim your prize](https://evil.example/phish) "
+        "<a href='https://evil.example/phish'>now</a>"
+    )
+    assert "<a" not in html
+    assert "evil.example" not in html
+    assert "claim your prize" in html
+
+
 def test_a_model_cannot_speak_as_the_game():
     html = markdown_reply(
         "### You won the pot!\n# SYSTEM NOTICE\n\n[Claim your bonus](//evil.example/claim) "
@@ -37,10 +47,8 @@ def test_a_model_cannot_speak_as_the_game():
     assert "<h" not in html  # no heading of any level: the words are a plain paragraph
     assert "<p>You won the pot!</p>" in html
     assert "SYSTEM NOTICE" in html
-    assert "evil.example" not in html
-    assert 'href="/accounts' not in html
-    assert "mailto:" not in html
-    assert 'href="https://example.com"' in html
+    assert "<a" not in html  # no link at all, off-site or not
+    assert "href" not in html
     assert "Claim your bonus" in html  # the words stay, not the link
 
 

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat.models import Message, Reply
 from pot.models import Round
-from tests.deployment import Deployment, fetch
+from tests.deployment import Deployment, RedisOfItsOwn, fetch
 from tests.engine import engine_missing
 from tests.sse import EventSource, read_events
 from wallet.audit import audit_ledger
@@ -264,45 +264,6 @@ def test_the_listeners_of_an_engine_that_dies_move_to_another_and_miss_nothing(
         f"{sorted(back_after)[len(back_after) // 2]:.2f} s (median), {max(back_after):.2f} s (max)"
     )
     assert max(back_after) < 5
-
-
-class RedisOfItsOwn:
-    """A Redis server for one test, on a port of its own, restarted at will."""
-
-    def __init__(self, run_dir):
-        from tests.engine import free_port, wait_for_port
-
-        self.port = free_port()
-        self.run_dir = run_dir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._wait_for_port = wait_for_port
-        self.start()
-
-    def start(self) -> None:
-        import subprocess
-
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.run_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self._wait_for_port(self.port)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
 
 
 def test_a_redis_restart_loses_nothing_and_answers_no_500(tmp_path, configure, settings):
