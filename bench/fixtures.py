@@ -3,6 +3,7 @@
 python -m bench.fixtures players N TOKENS_FILE [PREFIX]   players with ample credits, a token each
 python -m bench.fixtures reader USERNAME PASSWORD MESSAGES   a player to time pages with
 python -m bench.fixtures history PLAYERS MESSAGES HEAVY_USERNAME HEAVY_MESSAGES
+python -m bench.fixtures rounds COUNT   closed rounds before the ones played
 """
 
 import sys
@@ -190,6 +191,26 @@ def history(players: int, messages: int, heavy: str, heavy_messages: int) -> Non
         cursor.execute("CHECKPOINT")
 
 
+ROUNDS_SQL = """
+-- Closed rounds before the ones played: won by the first player, paying nothing (no
+-- transfer to account for), their seeds revealed. The rounds played move up past them.
+UPDATE pot_round SET number = number + %(count)s;
+INSERT INTO pot_round (number, opened_at, closed_at, outcome, winner_id, payout,
+                       server_seed_hash, server_seed, message_count, reset_reason)
+SELECT g, now() - interval '1 day', now() - interval '1 day', 'won',
+       (SELECT id FROM accounts_user ORDER BY id LIMIT 1), 0,
+       md5(g::text) || md5((g + 1)::text), md5((g + 2)::text) || md5((g + 3)::text), 0, ''
+FROM generate_series(1, %(count)s) g;
+"""
+
+
+def rounds(count: int) -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(ROUNDS_SQL, {"count": count})
+
+
 def main(argv: list[str]) -> None:
     django.setup()
     match argv:
@@ -199,6 +220,8 @@ def main(argv: list[str]) -> None:
             reader(username, password, int(messages))
         case ["history", count, messages, heavy, heavy_messages]:
             history(int(count), int(messages), heavy, int(heavy_messages))
+        case ["rounds", count]:
+            rounds(int(count))
         case _:
             raise SystemExit(__doc__)
 

@@ -51,6 +51,21 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+@dataclass(frozen=True)
+class Build:
+    """A checkout of ChatPot to run: its folder, and the Python of its own virtualenv."""
+
+    root: Path
+    python: str
+
+    @property
+    def bin(self) -> Path:
+        return Path(self.python).parent
+
+
+CURRENT = Build(ROOT, PYTHON)
+
+
 @dataclass
 class Settings:
     admin_url: str
@@ -66,17 +81,19 @@ class Settings:
     skip: set[str]
     profile: bool
     audience: int
+    build: Build = CURRENT  # whose code runs (the A/B mode runs another too)
+    db_name: str = DB_NAME
 
     @property
     def database_url(self) -> str:
         parts = urllib.parse.urlsplit(self.admin_url)
-        return urllib.parse.urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+        return urllib.parse.urlunsplit(parts._replace(path=f"/{self.db_name}"))
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "chatpot_project.settings",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(self.build.root),
             "DEBUG": "0",
             "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnop",
             "DATABASE_URL": self.database_url,
@@ -94,7 +111,7 @@ class Settings:
 def run(command: list[str], settings: Settings, **extra) -> subprocess.CompletedProcess:
     done = subprocess.run(
         command,
-        cwd=ROOT,
+        cwd=settings.build.root,
         env=settings.env(**extra),
         capture_output=True,
         text=True,
@@ -106,17 +123,17 @@ def run(command: list[str], settings: Settings, **extra) -> subprocess.Completed
 
 
 def manage(settings: Settings, *args: str, **extra) -> str:
-    return run([PYTHON, "manage.py", *args], settings, **extra).stdout
+    return run([settings.build.python, "manage.py", *args], settings, **extra).stdout
 
 
 def fixtures(settings: Settings, *args: str) -> None:
-    run([PYTHON, "-m", "bench.fixtures", *args], settings)
+    run([settings.build.python, "-m", "bench.fixtures", *args], settings)
 
 
 def audit(settings: Settings) -> str:
     done = subprocess.run(
-        [PYTHON, "manage.py", "audit_ledger"],
-        cwd=ROOT,
+        [settings.build.python, "manage.py", "audit_ledger"],
+        cwd=settings.build.root,
         env=settings.env(),
         capture_output=True,
         text=True,
@@ -163,8 +180,8 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         output = log_to.open("w") if log_to else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), app, "--config", config],
-            cwd=ROOT,
+            [str(settings.build.bin / "gunicorn"), app, "--config", config],
+            cwd=settings.build.root,
             env=settings.env(GUNICORN_BIND=f"127.0.0.1:{self.port}", **extra),
             stdout=output,
             stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
@@ -205,7 +222,7 @@ class Background:
         output = log_to.open("w") if log_to else subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=settings.build.root,
             env=settings.env(**extra),
             stdout=output,
             stderr=subprocess.STDOUT if log_to else subprocess.DEVNULL,
@@ -216,7 +233,9 @@ class Background:
 
 
 def start_worker(settings: Settings, log_to: Path | None = None, **extra: str) -> Background:
-    return Background([PYTHON, "manage.py", "run_worker"], settings, log_to, **extra)
+    return Background(
+        [settings.build.python, "manage.py", "run_worker"], settings, log_to, **extra
+    )
 
 
 @contextmanager
@@ -253,8 +272,8 @@ class Proxy:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(ROOT / "bin" / "proxy")],
-            cwd=ROOT,
+            [str(settings.build.root / "bin" / "proxy")],
+            cwd=settings.build.root,
             env=settings.env(
                 WEB_UPSTREAM=f"127.0.0.1:{web.port}",
                 PROXY_PORT=str(self.port),
@@ -329,7 +348,7 @@ def open_replies(settings: Settings) -> int:
         psql(
             settings,
             "SELECT count(*) FROM keeper_reply WHERE status IN ('pending', 'streaming')",
-            DB_NAME,
+            settings.db_name,
         )
     )
 
@@ -479,7 +498,7 @@ def pgbench_ceiling(settings: Settings, connections: int) -> float:
         "SELECT min(id), max(id) FROM accounts_user "
         "WHERE username LIKE 'bench%' AND username <> 'bench-operator' "
         "AND username <> 'bench-reader'",
-        DB_NAME,
+        settings.db_name,
     ).split("|")
     done = subprocess.run(
         [
@@ -655,7 +674,7 @@ def backlog_run(settings: Settings, static: Path, tokens: Path, seconds: float) 
         " (SELECT 1 FROM keeper_reply r2 WHERE r2.message_id = m.id)) "
         "FROM keeper_reply r JOIN chat_message m ON m.id = r.message_id "
         "WHERE m.body LIKE 'backlog player %'",
-        DB_NAME,
+        settings.db_name,
     ).split("|")
     replies, claimed_again, not_done, without_reply = (int(count) for count in counts)
     return {
@@ -749,7 +768,7 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
                 settings,
                 "SELECT number, extract(epoch FROM closed_at) FROM pot_round "
                 f"WHERE outcome = 'won' AND closed_at > to_timestamp({started})",
-                DB_NAME,
+                settings.db_name,
             ).splitlines()
         )
     }
@@ -764,7 +783,7 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
                 f"WHERE m.created_at > to_timestamp({started}) AND NOT m.won "
                 "UNION ALL SELECT extract(epoch FROM closed_at), number + 1, 0 FROM pot_round "
                 f"WHERE outcome = 'won' AND closed_at > to_timestamp({started})",
-                DB_NAME,
+                settings.db_name,
             ).splitlines()
         )
     )
@@ -790,12 +809,16 @@ def audience_run(settings: Settings, static: Path, tokens: Path, clients: int) -
 # -- hostile clients: streams and half-open requests, nobody signed in -------------------
 
 
-def answer_times(url: str, tokens: list[str], samples: int) -> dict:
-    """/healthz and a player's send (players in turn), one after another, `samples` each:
-    p50 and p99 in ms, and any answer that was not the usual one."""
+def answer_times(url: str, tokens: list[str], samples: int, seconds: float = 0) -> dict:
+    """/healthz and a player's send (players in turn), one after another, `samples` each
+    (and on for `seconds`, if longer): p50 and p99 in ms, and any answer that was not the
+    usual one."""
     times: dict[str, list[float]] = {"healthz": [], "send": []}
     unusual = []
-    for sample in range(samples):
+    until = time.monotonic() + seconds
+    sample = 0
+    while sample < samples or time.monotonic() < until:
+        sample += 1
         token = tokens[sample % len(tokens)]
         for name, method, path, body, expected in (
             ("healthz", "GET", "/healthz", None, 200),
@@ -891,21 +914,14 @@ def hostile_run(settings: Settings, static: Path, tokens: Path) -> dict:
         loop.close()
         # Clients that come back from before the first round (Last-Event-ID: 0) on a long
         # history, a few a second, and meanwhile /healthz and a player's send.
-        rounds = int(psql(settings, "SELECT max(number) FROM pot_round", DB_NAME) or 0)
+        rounds = int(psql(settings, "SELECT max(number) FROM pot_round", settings.db_name) or 0)
         if rounds < COMEBACK_ROUNDS:
-            fixtures(
-                settings,
-                "history",
-                "1000",
-                str(10 * (COMEBACK_ROUNDS - rounds)),
-                READER[0],
-                "0",
-            )
+            fixtures(settings, "rounds", str(COMEBACK_ROUNDS - rounds))
         figures["comebacks"] = {}
         for per_second in (2, 5):
             flood = ComebackFlood(site.url, per_second)
             figures["comebacks"][per_second] = {
-                "meanwhile": answer_times(site.url, players, 100),
+                "meanwhile": answer_times(site.url, players, 100, seconds=COMEBACK_SECONDS),
                 **flood.stop(),
             }
     figures["audit"] = audit(settings)
@@ -913,6 +929,7 @@ def hostile_run(settings: Settings, static: Path, tokens: Path) -> dict:
 
 
 COMEBACK_ROUNDS = 20_000
+COMEBACK_SECONDS = 15
 
 
 class ComebackFlood:
@@ -1035,7 +1052,7 @@ def check_sends(settings: Settings, sends: Sends) -> str:
         "SELECT m.idempotency_key, m.id, (SELECT count(*) FROM wallet_transfer t "
         "WHERE t.message_id = m.id AND t.kind = 'message_fee') FROM chat_message m "
         "WHERE m.idempotency_key IN (" + ",".join(f"'{k}'" for k in keys) + ")",
-        DB_NAME,
+        settings.db_name,
     )
     stored = {}
     for line in rows.splitlines():
@@ -1260,6 +1277,12 @@ def main() -> None:
         action="store_true",
         help="send the load straight to gunicorn, not through the proxy (to compare)",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="only the send at 32 connections, this checkout against REV, alternated",
+    )
+    parser.add_argument("--pairs", type=int, default=5, help="A/B pairs with --against")
     args = parser.parse_args()
     settings = Settings(
         admin_url=args.admin_url,
@@ -1279,6 +1302,16 @@ def main() -> None:
     for tool in ("wrk", "pgbench", "psql"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is needed: apt-get install wrk postgresql-client")
+
+    if args.against:
+        from bench.ab import against
+
+        found = against(settings, args.against, max(1, args.pairs))
+        (BENCH / "results").mkdir(exist_ok=True)
+        output = BENCH / "results" / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        output.write_text(json.dumps(found, indent=2) + "\n")
+        log(f"\nFigures saved to {output.relative_to(ROOT)}")
+        return
 
     results_dir = BENCH / "results"
     results_dir.mkdir(exist_ok=True)
@@ -1454,7 +1487,7 @@ def main() -> None:
             "(SELECT count(*) FROM chat_message), (SELECT count(*) FROM wallet_transfer), "
             f"(SELECT count(*) FROM chat_message m JOIN accounts_user u ON "
             f"u.id = m.player_id WHERE u.username = '{READER[0]}')",
-            DB_NAME,
+            settings.db_name,
         )
         log(
             f"  loaded in {time.monotonic() - started:.0f} s: players, messages, transfers, "
@@ -1592,7 +1625,7 @@ def main() -> None:
                     killed = psql(
                         settings,
                         "SELECT count(pg_terminate_backend(pid)) FROM "
-                        f"pg_stat_activity WHERE datname = '{DB_NAME}' AND "
+                        f"pg_stat_activity WHERE datname = '{settings.db_name}' AND "
                         "pid <> pg_backend_pid()",
                     )
                     log(f"  terminated {killed} database connections")

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from chat.models import Message
+from chat.models import Message, Reply
 from chat.services import send_message
 from pot.models import Round
 from wallet.models import Account
@@ -283,3 +283,23 @@ def test_another_players_messages_never_show(player_client, make_player):
 
 def test_send_only_accepts_post(player_client):
     assert player_client.get(reverse("chat-send")).status_code == 405
+
+
+def test_a_reply_that_claims_a_win_stays_the_keepers_words(player_client, player):
+    """The game's announcements come only from the game's own events, in elements of their
+    own; a model that writes "You WON the pot" or a link to claim a prize gets neither:
+    its words sit in the keeper's bubble, as words."""
+    message = send_message(player=player, body="did I win?").message
+    Reply.objects.filter(pk=message.pk).update(
+        status=Reply.Status.DONE,
+        text="### You WON the pot: 1,000,000 credits!\n[Claim it](https://evil.example/phish)",
+    )
+    page = player_client.get(reverse("chat")).content.decode()
+    bubble = page[page.index(f'id="reply-{message.pk}"') :]
+    bubble = bubble[: bubble.index("</li>")]
+    assert "You WON the pot: 1,000,000 credits!" in bubble
+    assert "Claim it" in bubble
+    assert "evil.example" not in page
+    assert "<a" not in bubble.split('class="body rendered">', 1)[1]
+    assert "win-card" not in page  # the game's own card, for a message that won: none did
+    assert "<h3" not in page

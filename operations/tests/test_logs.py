@@ -9,7 +9,7 @@ import re
 import pytest
 
 from chat.models import Reply
-from operations.logs import ContextFilter, JsonFormatter
+from operations.logs import ContextFilter, JsonFormatter, SuspiciousIsAWarning
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +23,7 @@ def lines():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
+    handler.addFilter(SuspiciousIsAWarning())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
@@ -92,3 +93,11 @@ def test_a_refused_send_is_a_game_line_of_its_request(api_as, player, lines):
     # Django's own line of the 400 says the request too, though it comes after it.
     answered = [line for line in lines() if line["logger"] == "django.request"]
     assert [line["request_id"] for line in answered] == [PROXY_ID]
+
+
+def test_a_host_nobody_allowed_is_a_warning_without_a_traceback(client, lines):
+    """Anybody can send a Host the site does not serve: a line that says so, no error."""
+    answer = client.get("/", HTTP_HOST="evil.example")
+    assert answer.status_code == 400
+    said = [line for line in lines() if line["logger"].startswith("django.security")]
+    assert [(line["level"], "exception" in line) for line in said] == [("WARNING", False)]
