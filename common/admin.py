@@ -39,6 +39,8 @@ def offered_parameters(model_admin: admin.ModelAdmin, request) -> set[str]:
         offered.update(spec.expected_parameters())
     if hierarchy := model_admin.date_hierarchy:
         offered.update(f"{hierarchy}__{part}" for part in ("year", "month", "day"))
+    # `field=` says what `field__exact=` does.
+    offered.update(name.removesuffix("__exact") for name in list(offered))
     return offered
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -170,7 +171,8 @@ class OpenAICompatibleBot:
                     if piece:
                         yield piece
                 raise BotUnavailable("the model's stream ended before its [DONE]")
-        except ValueError:  # a line too long: its start is the model's text, never logged
+        except (ValueError, HttpProcessingError):  # a line too long: its start is the
+            # model's text, which is never logged
             raise BotUnavailable(f"the model server at {self.url} sent a line too long") from None
         except aiohttp.ClientError as error:
             raise BotUnavailable(f"no answer from {self.url}: {error!r}") from None
