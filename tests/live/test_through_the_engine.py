@@ -362,12 +362,21 @@ def test_128_players_each_hear_their_whole_reply_and_one_end(
     stored = {reply.pk: reply for reply in Reply.objects.all()}
     assert len(results) == len(stored) == 256
     assert {reply.status for reply in stored.values()} == {"done"}
-    ends = pieces = 0
+    ends = pieces = late = 0
     for message_id, events in results.items():
         names = [event.name for event in events]
         assert names.count("done") == 1, (message_id, names)
         assert names[-1] == "done", (message_id, names)
         tokens = [event.data for event in events if event.name == "token"]
+        if not tokens:
+            # A listener that came after its reply was finished (on this loaded machine a
+            # stream's request can take longer than the model) is answered by the app with
+            # the reply whole; the engine's events carry its ids, the app's answer none.
+            assert names == ["done"], (message_id, events)
+            assert events[-1].id == "", (message_id, events)
+            assert events[-1].data["reply"] == stored[message_id].text, message_id
+            late += 1
+            continue
         text = ""
         for token in tokens:
             assert token["offset"] == len(text), (message_id, tokens)
@@ -376,4 +385,7 @@ def test_128_players_each_hear_their_whole_reply_and_one_end(
         ends += 1
         pieces += len(tokens)
     assert audit_ledger().clean
-    print(f"\n128 players: {ends} ends for {len(stored)} replies done, {pieces} pieces")
+    print(
+        f"\n128 players: {ends} ends heard through the engine and {late} from the app "
+        f"(came after their reply was finished) for {len(stored)} replies done, {pieces} pieces"
+    )
