@@ -207,3 +207,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
             from tests.pooler import release_database
 
             release_database(connection.settings_dict)
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs_tool"):
+        if mark.args[0]:
+            from tests.tools import missing
+
+            missing(mark.args[0])

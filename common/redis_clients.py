@@ -10,6 +10,8 @@ import weakref
 import redis
 import redis.asyncio
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 @functools.cache
@@ -17,6 +19,13 @@ def redis_url() -> str | None:
     """The cache's Redis, if the cache is Redis."""
     cache_settings = settings.CACHES["default"]
     return cache_settings["LOCATION"] if cache_settings["BACKEND"].endswith("RedisCache") else None
+
+
+@receiver(setting_changed)
+def _caches_changed(*, setting: str, **kwargs) -> None:
+    """As Django forgets its own caches of a setting that a test changes."""
+    if setting == "CACHES":
+        redis_url.cache_clear()
 
 
 def namespace() -> str:

@@ -236,8 +236,8 @@ ANSWERS: dict[str, list[str]] = {
     "rules": [
         "{price_rule} {price_reset} Your next is {next_price}. {share_sentence} Each message "
         "has a {odds}% chance to win the whole pot.",
-        "You write, you pay, the pot grows. {price_rule} {price_reset} Your next message costs "
-        "{next_price}, and any message can win, at {odds}%.",
+        "You write, you pay, and any message can win, at {odds}%. {price_rule} {price_reset} "
+        "Your next message costs {next_price}. {share_sentence}",
         "{price_rule} {price_reset} {share_sentence} Each message gets a provably fair roll, "
         "and a roll below {odds}% takes the pot.",
     ],

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.tools import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 NCHAN_MODULES = [
@@ -27,7 +27,7 @@ def engine_missing() -> str:
     return ""
 
 
-needs_engine = pytest.mark.skipif(bool(engine_missing()), reason=engine_missing() or "-")
+needs_engine = needs(engine_missing())
 
 
 def free_port() -> int:

@@ -47,9 +47,9 @@ def reply_to(text: str, **changes) -> str:
         ("how much does a message cost?", ["20"]),
         ("what's my balance?", ["70"]),
         ("how big is the pot?", ["345"]),
-        ("is it fair?", []),
+        ("is it fair?", ["abcdef012345"]),
         ("how do I get free credits?", ["50"]),
-        ("thank you", []),
+        ("thank you", ["10%", "345"]),
     ],
 )
 def test_answers_with_the_live_figures(text, figures):
@@ -88,8 +88,10 @@ def test_reacts_to_a_win_with_the_payout():
 
 
 def test_falls_back_sensibly_for_small_talk():
-    answer = reply_to("do you like dragons?")
-    assert "345" in answer or "70" in answer or "20" in answer
+    """What the keeper cannot answer, it says so, and gives the pot instead (every wording)."""
+    for ordinal in range(3):
+        answer = reply_to("do you like dragons?", ordinal=ordinal)
+        assert "345 credits" in answer, answer
 
 
 def test_same_input_and_state_give_the_same_reply():

@@ -284,14 +284,19 @@ def test_a_backlog_is_written_once_each_by_workers_that_renew_their_leases(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL notifies")
-def test_a_worker_is_notified_of_a_new_reply_and_needs_no_look(model, player):
+def test_a_worker_is_notified_of_a_new_reply_and_needs_no_look(model, player, make_player):
+    # A reply sent before the worker starts is found by its one look at the start; once
+    # that reply is written, the worker only listens (it would look again in an hour), so
+    # the next reply reaches it by the send's notification or not at all.
+    first = send_message(player=make_player(), body="anyone?").message
     worker = start_worker(model.base_url, KEEPER_SWEEP_SECONDS="3600")
     try:
-        time.sleep(1.0)  # it has started, looked once and now only listens
+        wait_for(lambda: reply_of(first).status == "done", 20, "the reply found by a look")
         message = send_message(player=player, body="are you there?").message
         wait_for(lambda: reply_of(message).status == "done", 20, "the reply to be done")
     finally:
         stop(worker)
+    assert b"is notified of new ones" in worker.stderr.read()  # it listened, not polled
     assert assert_finished_once(player, message).attempt == 1
 
 

@@ -133,12 +133,14 @@ def test_replies_are_counted_by_outcome_and_timed(api_as, player, replies):
 def test_the_state_is_read_when_scraped(client, token, api_as, player):
     send(api_as(player))
     audit_run_due(every=timedelta(0))
-    figures = scrape(client, token)
+    sent_at = Reply.objects.get().message.created_at
+    with time_machine.travel(sent_at + timedelta(seconds=90), tick=False):
+        figures = scrape(client, token)
     pot = Account.objects.get(kind="pot")
     assert figures[("chatpot_pot_credits", ())] == pot.balance
     assert figures[("chatpot_round", ())] == pot.round.number
     assert figures[("chatpot_replies_waiting", ())] == Reply.objects.count() == 1
-    assert figures[("chatpot_reply_oldest_waiting_seconds", ())] >= 0
+    assert figures[("chatpot_reply_oldest_waiting_seconds", ())] == 90
     assert figures[("chatpot_audit_clean", ())] == 1
     assert figures[("chatpot_audit_finished_timestamp_seconds", ())] > 0
     # Counted figures are there too.

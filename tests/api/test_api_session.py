@@ -2,7 +2,6 @@
 uvicorn, streams included, and a worker writing the replies), and calls every endpoint."""
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from django.urls import get_resolver
 
 from chatpot_project import api_urls
+from tests.tools import needs_program
 from wallet.audit import audit_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(not shutil.which("curl"), reason="the session uses curl"),
+    needs_program("curl", "the session uses it"),
 ]
 
 

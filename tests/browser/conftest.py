@@ -13,6 +13,7 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from accounts.services import register_player
+from tests.tools import missing
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(
@@ -45,10 +46,7 @@ def chromium():
     usual connections, and the ones opened during the test are closed before it ends.
     """
     if not os.path.exists(CHROMIUM):
-        reason = f"no Chromium at {CHROMIUM} (install Debian's chromium to run browser tests)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing(f"no Chromium at {CHROMIUM} (install Debian's chromium to run browser tests)")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls stay synchronous
     from playwright.sync_api import sync_playwright
 
@@ -79,8 +77,8 @@ def production_site(transactional_db, tmp_path, model_server):
     from tests.deployment import Deployment
     from tests.engine import engine_missing
 
-    if missing := engine_missing():
-        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    if why := engine_missing():
+        missing(why)
     deployment = Deployment(
         tmp_path,
         CHATBOT_BACKEND="openai",

@@ -5,7 +5,6 @@ pages' and the API's, and the log-in lock-outs, which go by the pair (username, 
 A stranger elsewhere cannot lock anyone out, the operator included; a client's own
 X-Forwarded-For changes nothing."""
 
-import os
 import re
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from accounts.models import User
 from tests.deployment import Deployment, RedisOfItsOwn
 from tests.engine import engine_missing
+from tests.tools import missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -22,8 +22,8 @@ PASSWORD = "a-long-enough-passphrase"
 
 @pytest.fixture
 def site(tmp_path):
-    if missing := engine_missing():
-        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    if why := engine_missing():
+        missing(why)
     redis = RedisOfItsOwn(tmp_path)  # the shared cache: every process counts together
     deployment = Deployment(
         tmp_path,

@@ -16,6 +16,7 @@ from django.db import connection
 
 from tests.deployment import fetch, procfile, start, stop, wait_until_up
 from tests.engine import Engine, engine_missing, free_port
+from tests.tools import missing
 from wallet.audit import audit_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,8 +73,8 @@ def test_the_procfile_names_every_process():
     ids=["single-threaded workers (the documented deployment)", "threaded workers (a remote bot)"],
 )
 def test_the_procfile_processes_serve_the_app_with_production_settings(tmp_path, threads):
-    if engine_missing():
-        pytest.fail(engine_missing()) if os.environ.get("CI") else pytest.skip(engine_missing())
+    if why := engine_missing():
+        missing(why)
     web_port = free_port()
     env = {
         **os.environ,

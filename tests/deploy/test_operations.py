@@ -6,7 +6,6 @@ proxy to the worker, with no secret in them."""
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -26,7 +25,8 @@ from tests.deploy.test_gunicorn import (
     start,
     stop,
 )
-from tests.engine import Engine, engine_missing, free_port, wait_for_port
+from tests.engine import Engine, free_port, needs_engine, wait_for_port
+from tests.tools import needs_program
 from wallet.audit import audit_ledger
 from wallet.models import Account
 
@@ -41,8 +41,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     NEEDS_POSTGRES_AND_REDIS,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs prometheus (.ci/run)"),
-    pytest.mark.skipif(bool(engine_missing()), reason=engine_missing() or "-"),
+    needs_program("prometheus", "Debian's prometheus"),
+    needs_engine,
 ]
 
 

@@ -2,7 +2,6 @@
 own: each transaction runs on whichever of the pooler's few server connections is free."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from accounts.tests.factories import PlayerFactory
 from chat.models import Message, Reply
 from tests.app_process import database_environment
 from tests.pooler import Pooler
+from tests.tools import needs_program
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 
@@ -27,7 +27,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PgBouncer is PostgreSQL's"),
-    pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="needs pgbouncer (.ci/run)"),
+    needs_program("pgbouncer", "Debian's pgbouncer"),
     pytest.mark.skipif(
         settings.DATABASE_POOLER != "", reason="the suite already runs through a pooler"
     ),

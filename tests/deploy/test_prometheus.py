@@ -1,18 +1,16 @@
 """deploy/'s alert rules: valid for Prometheus, and each tested on the series it is for
 (deploy/alerts_test.yml, run by promtool)."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.tools import needs_program
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="needs promtool (Debian's prometheus; .ci/run)"
-)
+pytestmark = needs_program("promtool", "Debian's prometheus")
 
 
 def promtool(*arguments: str) -> subprocess.CompletedProcess:

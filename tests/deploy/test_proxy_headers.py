@@ -2,7 +2,6 @@
 on another port than 80 passes the CSRF origin check), and its scheme as a front the proxy
 trusts says it (a TLS-terminating load balancer's https), nobody else."""
 
-import os
 import re
 
 import httpx
@@ -10,13 +9,14 @@ import pytest
 
 from tests.deployment import Deployment
 from tests.engine import engine_missing
+from tests.tools import missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def deployment_with(tmp_path, **proxy):
-    if missing := engine_missing():
-        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    if why := engine_missing():
+        missing(why)
     return Deployment(tmp_path, proxy=proxy)
 
 

@@ -18,6 +18,7 @@ from live import engine
 from live.models import Engine as EngineRecord
 from live.models import Tick
 from tests.engine import Engine, engine_missing
+from tests.tools import missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -32,8 +33,8 @@ def site(request, settings, tmp_path):
     """The site behind one engine or the other, the app publishing to it."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
     if request.param == "nchan":
-        if missing := engine_missing():
-            pytest.fail(missing) if _in_ci() else pytest.skip(missing)
+        if why := engine_missing():
+            missing(why)
         live_server = request.getfixturevalue("live_server")
         proxy = Engine(live_server.url.removeprefix("http://"), tmp_path / "proxy")
         settings.LIVE_PUBLISH_URLS = [proxy.publish_url]
@@ -42,12 +43,6 @@ def site(request, settings, tmp_path):
     else:
         server = request.getfixturevalue("asgi_live_server")
         yield Site(server.url, server.publish_url, "dev")
-
-
-def _in_ci() -> bool:
-    import os
-
-    return bool(os.environ.get("CI"))
 
 
 class Listener:
