@@ -129,6 +129,18 @@ def quote(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+def exchange(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One message and its reply as the conversation shows them, for another tab of the
+    player's: what is sent from one tab appears in all of them."""
+    message = player_message(player=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    with_text_so_far([message])
+    return render(request, "chat/chat.html#exchange", {"message": message})
+
+
+@require_GET
+@login_required
 def reply(request: HttpRequest, message_id: int) -> HttpResponse:
     """One reply as the conversation shows it, for a page that followed it being written."""
     message = player_message(player=request.user, message_id=message_id)

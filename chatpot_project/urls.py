@@ -23,6 +23,7 @@ urlpatterns = [
     path("chat/send/", chat_views.send, name="chat-send"),
     path("chat/claim/", chat_views.claim, name="chat-claim"),
     path("chat/quote/", chat_views.quote, name="chat-quote"),
+    path("chat/messages/<int:message_id>/", chat_views.exchange, name="chat-exchange"),
     path("chat/messages/<int:message_id>/reply/", chat_views.reply, name="chat-reply"),
     path("chat/messages/<int:message_id>/stop/", chat_views.stop, name="chat-stop"),
     # A signed-in player's pages follow the pot and their replies on this one stream.

@@ -303,3 +303,27 @@ def test_a_reply_that_claims_a_win_stays_the_keepers_words(player_client, player
     assert "<a" not in bubble.split('class="body rendered">', 1)[1]
     assert "win-card" not in page  # the game's own card, for a message that won: none did
     assert "<h3" not in page
+
+
+def test_another_tab_fetches_a_message_sent_elsewhere_with_its_reply(
+    player_client, player, make_player
+):
+    sent = send_message(player=player, body="from my other tab").message
+    page = player_client.get(reverse("chat")).content.decode()
+    assert f'data-exchange-url="{reverse("chat-exchange", args=[0])}"' in page
+    html = player_client.get(reverse("chat-exchange", args=[sent.pk])).content.decode()
+    assert f'id="message-{sent.pk}"' in html
+    assert "from my other tab" in html
+    assert f'id="reply-{sent.pk}"' in html
+    assert "data-reply-live" in html  # still to be written: the tab follows it
+    # Nobody else's, and an older page (the newest is not shown) fetches nothing.
+    theirs = send_message(player=make_player(), body="theirs").message
+    assert player_client.get(reverse("chat-exchange", args=[theirs.pk])).status_code == 404
+    older = player_client.get(reverse("chat"), {"before": sent.pk}).content.decode()
+    assert "data-exchange-url" not in older
+
+
+def test_the_composer_figures_carry_the_balance(player_client, player, htmx):
+    send(player_client, "one", key="a", **htmx)
+    html = player_client.get(reverse("chat-quote"), {"fields": "on"}, **htmx).content.decode()
+    assert f'<strong id="balance" hx-swap-oob="true">{balance(player)}</strong>' in html

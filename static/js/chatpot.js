@@ -108,11 +108,14 @@
 
   // A new round: the composer's figures (the price may start again) come anew.
   const roundOpened = ({ round }) => {
-    const composer = document.getElementById("composer");
     const quoteRound = document.getElementById("quote-round");
-    if (!composer || !window.htmx || (quoteRound && quoteRound.textContent === String(round))) {
-      return;
-    }
+    if (quoteRound && quoteRound.textContent === String(round)) return;
+    refreshQuote();
+  };
+  // The composer's figures, again (the price, the balance).
+  const refreshQuote = () => {
+    const composer = document.getElementById("composer");
+    if (!composer || !window.htmx) return;
     const fields = document.getElementById("composer-fields");
     const state = fields && fields.disabled ? "off" : "on";
     window.htmx.ajax("GET", `${composer.dataset.quote}?fields=${state}`, { swap: "none" });
@@ -174,6 +177,7 @@
     const reply = replyElement(piece.message);
     if (!reply) {
       keepEarly(piece.message, "token", piece);
+      arrived(piece.message);
       return;
     }
     if (!following(reply)) return;
@@ -198,6 +202,7 @@
     const reply = replyElement(message.id);
     if (!reply) {
       keepEarly(message.id, "done", message);
+      arrived(message.id);
       return;
     }
     if (following(reply)) finish(reply, message);
@@ -210,6 +215,54 @@
       setTimeout(() => early.delete(id), EARLY_MS);
     }
     early.get(id).push([name, data]);
+  };
+
+  // One player, one conversation: a message sent from another tab (or through the API)
+  // is heard here by its reply's first event, and fetched onto this page with its reply.
+  // A send of this tab's own that is still on its way brings its own exchange: a message
+  // is fetched only if it is not on the page once that send is answered.
+  let sendInFlight = false;
+  const awaited = new Set();
+  const newestShown = (list) =>
+    Math.max(0, ...[...list.querySelectorAll(":scope > li.bubble.player")].map(
+      (item) => Number(item.id.replace("message-", "")) || 0,
+    ));
+  const arrived = (id) => {
+    const list = conversation();
+    if (!list || !list.dataset.exchangeUrl || !window.htmx) return;
+    if (document.getElementById(`message-${id}`) || id <= newestShown(list)) return;
+    if (sendInFlight) {
+      awaited.add(id);
+      return;
+    }
+    if (fetching.has(id)) return;
+    fetching.add(id);
+    const url = list.dataset.exchangeUrl.replace(/0\/$/, `${id}/`);
+    const fetched = () => {
+      fetching.delete(id);
+      if (nearBottom()) scrollToNewest();
+      refreshQuote();
+    };
+    window.htmx.ajax("GET", url, { target: list, swap: "beforeend" }).then(fetched, fetched);
+  };
+  const fetching = new Set();
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt.id === "composer") sendInFlight = true;
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.elt.id !== "composer") return;
+    sendInFlight = false;
+    const ids = [...awaited];
+    awaited.clear();
+    ids.forEach(arrived);
+  });
+  // Whatever way an exchange came (its tab's send, or fetched), it is shown once.
+  const shownOnce = (element) => {
+    if (!element.id || !element.parentElement || element.parentElement.id !== "conversation") {
+      return;
+    }
+    const same = document.querySelectorAll(`#${CSS.escape(element.id)}`);
+    if (same.length > 1 && same[0] !== element) element.remove();
   };
 
   // A reply that came on the page: what was heard of it before.
@@ -475,6 +528,8 @@
 
   // Whatever htmx puts on the page (a sent message, a finished reply) gets its buttons.
   document.addEventListener("htmx:load", (event) => {
+    shownOnce(event.detail.elt);
+    if (!event.detail.elt.isConnected) return;
     offerCopy(event.detail.elt);
     rove();
     catchUp(event.detail.elt.parentElement || event.detail.elt);

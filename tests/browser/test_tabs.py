@@ -61,8 +61,19 @@ def test_twelve_tabs_of_one_player_share_one_stream(
         reply = sender.locator(".bubble.bot").last
         expect(reply).to_have_attribute("data-reply-status", "streaming")
         expect(reply).to_have_attribute("data-reply-status", "done")
-        assert reply.locator(".body").inner_text().strip().startswith("The pot glimmers")
+        written = reply.locator(".body").inner_text().strip()
+        assert written.startswith("The pot glimmers")
         expect(sender.locator(".composer-error")).to_have_count(0)
+        expect(sender.locator(".bubble.player")).to_have_count(1)  # its own send, once
+
+        # One player, one conversation: the message and its reply appear in every tab.
+        for tab in tabs:
+            expect(tab.locator(".bubble.player")).to_have_count(1)
+            expect(tab.locator(".bubble.player .body")).to_have_text("hello from tab seven")
+            shown = tab.locator(".bubble.bot").last
+            expect(shown).to_have_attribute("data-reply-status", "done")
+            expect(shown.locator(".body")).to_have_text(written)
+            expect(tab.locator("#send-price")).to_have_text("10")  # the price has risen
 
         # Another player wins: every one of the twelve tabs is told.
         GameConfig.objects.filter(pk=1).update(win_chance=Decimal(1))
