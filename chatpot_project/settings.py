@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "operations.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "operations.middleware.DatabaseUnavailableMiddleware",
-    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
+    *(["chatpot_project.static_files.StaticFilesMiddleware"] if SERVE_STATIC else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -302,6 +302,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own console handler (with DEBUG on) printed each of its lines a second
+        # time beside the root's: its lines go to the root's handler only.
+        "django": {"handlers": []},
         "django.db.backends": {"level": "WARNING"},
         # A line per model request: too many with a reply per message.
         "httpx": {"level": "WARNING"},

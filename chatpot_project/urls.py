@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as accounts_views
@@ -18,6 +21,8 @@ urlpatterns = [
     path("fairness/", pot_views.fairness_page, name="fairness"),
     path("fairness/client-seed/", pot_views.change_client_seed, name="client-seed"),
     path("winners/", pot_views.winners, name="winners"),
+    # Where a page names no icon (the API's JSON, the admin), browsers ask for this one.
+    path("favicon.ico", require_GET(lambda request: redirect(static("favicon.svg")))),
     path("chat/", chat_views.chat, name="chat"),
     path("chat/older/", chat_views.older, name="chat-older"),
     path("chat/send/", chat_views.send, name="chat-send"),

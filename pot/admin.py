@@ -3,6 +3,7 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -123,7 +124,8 @@ class RoundAdmin(ReadOnlyAdmin):
             self.message_user(
                 request,
                 f"Round {plan.round.number} reset: {plan.amount} credits returned "
-                f"({len(plan.refunds)} players refunded, {plan.seed_return} to the house). "
+                f"({len(plan.refunds)} player{pluralize(len(plan.refunds))} refunded, "
+                f"{plan.seed_return} to the house). "
                 f"Round {plan.round.number + 1} is open.",
                 messages.SUCCESS,
             )

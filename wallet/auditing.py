@@ -73,8 +73,10 @@ def audit_run_due(*, every: timedelta) -> LedgerAudit | None:
 
 
 def latest_audit() -> LedgerAudit | None:
-    """The latest audit that has run to its end."""
-    return LedgerAudit.objects.exclude(finished_at=None).order_by("-finished_at").first()
+    """The latest audit that has run to its end; of those one run answered (they finished
+    together), the one asked for last."""
+    finished = LedgerAudit.objects.exclude(finished_at=None)
+    return finished.order_by("-finished_at", "-requested_at", "-pk").first()
 
 
 def _run_due_in_thread(every: timedelta) -> None:

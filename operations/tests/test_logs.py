@@ -101,3 +101,12 @@ def test_a_host_nobody_allowed_is_a_warning_without_a_traceback(client, lines):
     assert answer.status_code == 400
     said = [line for line in lines() if line["logger"].startswith("django.security")]
     assert [(line["level"], "exception" in line) for line in said] == [("WARNING", False)]
+
+
+def test_a_page_not_found_is_one_line(client, lines):
+    """Django's lines reach the console once: through the root's handler, not also through
+    the handler Django keeps for DEBUG (which printed each of them a second time)."""
+    assert client.get("/no-such-page/").status_code == 404
+    said = [line["message"] for line in lines() if line["logger"] == "django.request"]
+    assert said == ["Not Found: /no-such-page/"]
+    assert logging.getLogger("django").handlers == []

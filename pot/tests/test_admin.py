@@ -223,3 +223,18 @@ def test_players_cannot_reach_the_admin(client, player):
         response = client.get(url)
         assert response.status_code == 302
         assert reverse("admin:login") in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("players", "said"), [(1, "1 player refunded"), (2, "2 players refunded")]
+)
+def test_a_reset_says_how_many_players_it_refunded(
+    operator_client, make_player, configure, players, said
+):
+    configure(win_chance=Decimal("0.000001"))
+    for n in range(players):
+        send_message(player=make_player(username=f"p{n}"), body="hello")
+    open_round = Round.objects.get(outcome="open")
+    data = {"action": "reset_pot", "_selected_action": [open_round.pk], "confirm": "yes"}
+    response = operator_client.post(CHANGELIST, {**data, "reason": "outage"}, follow=True)
+    assert f"Round 1 reset: {5 * players} credits returned ({said}, " in response.content.decode()

@@ -149,3 +149,12 @@ def test_the_workers_audit_can_be_turned_off(settings, player):
     settings.LEDGER_AUDIT_EVERY = 0
     asyncio.run(asyncio.wait_for(audit_when_due(asyncio.Event()), 5))  # returns at once
     assert not LedgerAudit.objects.exists()
+
+
+def test_of_the_audits_one_run_answered_the_latest_is_the_one_asked_for_last(operator):
+    first = LedgerAudit.objects.create(reason="a grant")
+    LedgerAudit.objects.create(reason="a pot reset")
+    assert first.pk < LedgerAudit.objects.latest("pk").pk
+    audit_run_due(every=DAY)  # one run answers both: they finish together
+    assert LedgerAudit.objects.filter(clean=True).count() == 2
+    assert latest_audit().reason == "a pot reset"
