@@ -13,6 +13,24 @@ from game.models import GameConfig, as_percent
 from pot.models import Round
 from wallet.services import DAILY_CLAIM_INTERVAL
 
+from .rules import asked, asked_message_number, normalized
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """One of the player's messages by its number, with its draw: for "verify my
+    message 3"."""
+
+    number: int
+    round: int
+    server_seed: str  # revealed once the round closed, "" while it is open
+    server_seed_hash: str
+    client_seed: str
+    nonce: int
+    roll: float
+    won: bool
+    win_chance: Decimal
+
 
 @dataclass(frozen=True)
 class BotContext:
@@ -34,6 +52,8 @@ class BotContext:
     server_seed_hash: str  # the open round's commitment, after the message
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (message, reply)
     roll: float = 0.0  # this message's draw
+    price_to_pot: int = 0  # of the price, what went into the pot (the rest: the house's)
+    asked_about: MessageFacts | None = None  # the message the text asks about by number
     # The player's previous message (None: this is their first) and whether it won.
     previous_round: int | None = None
     previous_won: bool = False
@@ -86,16 +106,27 @@ def bot_contexts(
     keeper.selectors.messages_with_what_happened; each with its ordinal), by message key."""
     config = GameConfig.load()
     rounds = _rounds_around(messages)
-    return {
-        message.pk: _context(
+    contexts = {}
+    for message in messages:
+        # Only a message that asks for them costs the reads: what the player said before,
+        # or one of their messages by its number.
+        intents = asked(message.body)
+        turns = max(history_turns, RECALL_TURNS) if "recall" in intents else history_turns
+        contexts[message.pk] = _context(
             message,
             ordinal=ordinals[message.pk],
             config=config,
             rounds=rounds,
-            history=_history(message, history_turns),
+            history=_history(message, turns),
+            asked_about=_message_numbered(message, asked_message_number(normalized(message.body)))
+            if "verify_message" in intents
+            else None,
         )
-        for message in messages
-    }
+    return contexts
+
+
+# How many earlier messages the keeper looks back over when asked what the player said.
+RECALL_TURNS = 10
 
 
 def _context(
@@ -105,6 +136,7 @@ def _context(
     config: GameConfig,
     rounds: dict[int, Round],
     history: list[tuple[str, str]],
+    asked_about: MessageFacts | None,
 ) -> BotContext:
     open_number = message.round.number + (1 if message.won else 0)
     last_closed = rounds.get(open_number - 1)
@@ -134,6 +166,8 @@ def _context(
         server_seed_hash=rounds.get(open_number, message.round).server_seed_hash,
         history=history,
         roll=message.roll,
+        price_to_pot=config.pot_share_of(message.price),
+        asked_about=asked_about,
         previous_round=message.previous_round,
         previous_won=bool(message.previous_won),
         previous_payout=message.previous_payout or 0,
@@ -156,6 +190,28 @@ def _next_claim_at(message: Message, config: GameConfig) -> datetime | None:
         return None
     opens = message.last_claim_at + DAILY_CLAIM_INTERVAL
     return opens if opens > message.created_at else None
+
+
+def _message_numbered(message: Message, number: int | None) -> MessageFacts | None:
+    """The player's message `number` (their first is 1), up to this one."""
+    if not number or number < 1:
+        return None
+    mine = Message.objects.filter(player_id=message.player_id, pk__lte=message.pk)
+    found = mine.select_related("round").order_by("pk")[number - 1 : number].first()
+    if found is None:
+        return None
+    closed = not found.round.is_open
+    return MessageFacts(
+        number=number,
+        round=found.round.number,
+        server_seed=found.round.server_seed if closed else "",
+        server_seed_hash=found.round.server_seed_hash,
+        client_seed=found.client_seed,
+        nonce=found.nonce,
+        roll=found.roll,
+        won=found.won,
+        win_chance=found.win_chance,
+    )
 
 
 def _history(message: Message, turns: int) -> list[tuple[str, str]]:

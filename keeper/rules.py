@@ -17,6 +17,8 @@ import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from game.models import as_percent
+
 # -- Reading the message ------------------------------------------------------------------
 
 # Each intent, by the words and phrases that ask for it, matched on the message in lower
@@ -75,6 +77,16 @@ INTENTS: dict[str, list[str]] = {
         r"\b(seed|seeds|hash|verify|provably|random|randomness)\b",
     ],
     "odds": [r"\b(odds|chance|chances|probability|likely|likelihood|how often)\b"],
+    "fee_goes": [
+        r"\bwhere (does|do|did|will) (my |the |a |each |all |our )?(fee|fees|price|prices|credits?"
+        r"|money|payments?) go\b",
+        r"\bwhat happens (to|with) (my |the |our )?(fee|fees|credits?|money|payments?|price)\b",
+        r"\bwho gets (my |the |our )?(fee|fees|money|credits?|payments?)\b",
+    ],
+    "recall": [
+        r"\bwhat (did|have) i (just )?(say|said|write|wrote|written|send|sent|ask|asked)\b",
+        r"\bwhat was my (last|previous) message\b",
+    ],
     "round": [r"\b(what|which|current|this|new|next) round\b", r"\bround number\b"],
     "price_reset": [
         r"\b(price|prices|cost|costs|it) (reset|resets|go down|goes down|drop|drops|start again"
@@ -156,8 +168,14 @@ def asked(text: str) -> list[str]:
         found.pop("what_now", None)  # the answer to "did I win?" says what comes next
     if "advice" in found:
         found.pop("odds", None)
-    if found.keys() & {"price_reset", "price_why"}:
+    if found.keys() & {"price_reset", "price_why", "fee_goes"}:
         found.pop("price", None)  # the answer says the price too
+    # "Verify my message 3": that message's draw, not fairness in general.
+    checking = _CHECKING.search(plain)
+    if asked_message_number(plain) is not None and ("fairness" in found or checking):
+        found["verify_message"] = (
+            found.pop("fairness") if "fairness" in found else checking.start()
+        )
     # "Help" beside a real question is only a plea.
     if (
         "rules" in found
@@ -166,6 +184,31 @@ def asked(text: str) -> list[str]:
     ):
         del found["rules"]
     return sorted(found, key=found.__getitem__)
+
+
+_NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+_NUMBER = r"(\d+|" + "|".join(_NUMBER_WORDS) + ")"
+_MESSAGE_NUMBER = re.compile(rf"\bmessage (number |no )?{_NUMBER}\b")
+_MESSAGES_AGO = re.compile(rf"\b{_NUMBER} messages? (ago|back|before)\b")
+
+
+_CHECKING = re.compile(r"\b(check|checks|checking|roll|draw|prove)\b")
+
+
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS.index(word) + 1
+
+
+def asked_message_number(plain: str) -> int | None:
+    """The number of the player's message a (normalized) text names: "message 3"."""
+    match = _MESSAGE_NUMBER.search(plain)
+    return _number(match[2]) if match else None
+
+
+def messages_back(plain: str) -> int:
+    """How far back a (normalized) text asks to recall: "two messages ago", else 1."""
+    match = _MESSAGES_AGO.search(plain)
+    return max(1, _number(match[1])) if match else 1
 
 
 _QUESTION_WORDS = re.compile(
@@ -290,6 +333,15 @@ ANSWERS: dict[str, list[str]] = {
         "It's provably fair: each roll comes from the committed server seed, your client seed "
         "and your nonce. When the round closes its seed is revealed, and anyone can verify "
         "every draw of it.",
+    ],
+    "fee_goes": [
+        "{fee_split} Whoever wins takes the whole pot.",
+        "{fee_split} The pot is paid out whole to the message that wins it.",
+    ],
+    "recall": ["{recalled}", "{recalled} Anything else, about the pot or your odds?"],
+    "verify_message": [
+        "{asked_message}",
+        "{asked_message} The message's draw receipt in the chat shows the same figures.",
     ],
     "claim": [
         "{claim_now} It gives {daily} free credits once every 24 hours.",
@@ -511,6 +563,59 @@ def share_sentence(context) -> str:
     return f"{context.pot_share_percent}% of each price goes into the pot, the rest to the house."
 
 
+def fee_split(context) -> str:
+    to_house = context.price - context.price_to_pot
+    if not to_house:
+        return f"All {context.price} credits of your message went into the pot."
+    if not context.price_to_pot:
+        return f"The {context.price} credits of your message went to the house."
+    return (
+        f"Of the {context.price} credits your message cost, {context.price_to_pot} went into "
+        f"the pot and {to_house} to the house ({context.pot_share_percent}% of each price "
+        "goes into the pot)."
+    )
+
+
+def recalled(context) -> str:
+    back = messages_back(normalized(context.text))
+    if not context.history:
+        return "This is your first message: there's nothing earlier to recall."
+    if back > len(context.history):
+        return f"I can look back {len(context.history)} of your messages, not {back}."
+    said = context.history[-back][0]
+    said = said if len(said) <= QUOTED_CHARS else said[: QUOTED_CHARS - 1].rstrip() + "…"
+    who = "Your last message" if back == 1 else f"{back} messages ago, you"
+    return f'{who} said: "{said}"'
+
+
+# How much of an earlier message the keeper quotes back.
+QUOTED_CHARS = 120
+
+
+def asked_message(context) -> str:
+    facts = context.asked_about
+    number = asked_message_number(normalized(context.text))
+    if facts is None:
+        return (
+            f"You have sent {context.ordinal} message{'s' if context.ordinal != 1 else ''}: "
+            f"there's no message {number} to check."
+        )
+    seeds = f"your client seed {facts.client_seed} and nonce {facts.nonce}"
+    if not facts.server_seed:
+        return (
+            f"Your message {facts.number} is in round {facts.round}, still open: its server "
+            f"seed stays secret until the round closes; its SHA-256 is "
+            f"{facts.server_seed_hash[:12]}…. Its roll was {facts.roll:.8f} from {seeds}; once "
+            "the round closes, the fairness page recomputes it."
+        )
+    outcome = "below the win chance: it won" if facts.won else "not below the win chance: no win"
+    return (
+        f"Your message {facts.number} was drawn in round {facts.round}, now closed, with the "
+        f"server seed {facts.server_seed}, {seeds}: the roll {facts.roll:.8f}, {outcome} "
+        f"({as_percent(facts.win_chance)}%). The fairness page recomputes it from those."
+    )
+
+
 def claim_rules(context) -> dict[str, str]:
     """The daily claim, in sentences: where, and whether it is open now."""
     daily = context.daily_claim
@@ -610,6 +715,9 @@ def figures(context, *, affordable: int) -> dict:
         "previous_payout": context.previous_payout,
         "previous_round": context.previous_round,
         "share_sentence": share_sentence(context),
+        "fee_split": fee_split(context),
+        "recalled": recalled(context),
+        "asked_message": asked_message(context),
     }
 
 
@@ -630,17 +738,18 @@ def compose(context, *, affordable: int) -> str:
         intents.remove("greeting")
         brief = bool(intents) or context.won or news_first
         parts.append(say("greeting_short" if brief else "greeting"))
-    if context.won:
-        parts.append(say("won", WON))
+    if context.won:  # what was asked is answered first, then the win
         intents = [i for i in intents if i not in _SAID_BY_A_WIN]
     elif news_first:
         news = NEW_ROUND_WON if context.last_winner else NEW_ROUND_RESET
         parts.append(say("news", news))
         intents = [i for i in intents if i != "round"]
     # Social words are brief beside anything of substance, a claim's note included.
-    substantive = bool(set(intents) - _SOCIAL or context.claimed)
+    substantive = bool(set(intents) - _SOCIAL or context.claimed or context.won)
     for intent in intents:
         parts.append(say(_answer_for(intent, context, brief=bool(parts) or substantive)))
+    if context.won:
+        parts.append(say("won", WON))
     if context.claimed and not {"claim", "balance"} & set(intents) and not context.won:
         parts.append(say("claimed"))
     if not intents and not parts:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from keeper.bots import BuiltinBot
-from keeper.context import BotContext
+from keeper.context import BotContext, MessageFacts
 from keeper.rules import INTENTS, asked
 
 # Figures chosen to be told apart: price 15, next 20, balance 70, pot 345 in round 12,
@@ -48,6 +48,22 @@ AFTER_OWN_WIN = {
 # This very message won: 345 credits, round 13 opened with the seed of 20.
 WINNING = {"won": True, "payout": 345, "pot": 20, "next_price": 5, "balance": 415}
 WINNING.update(last_winner="ada", last_payout=345)
+
+# Three earlier exchanges, oldest first, as the keeper reads them when asked to recall.
+EARLIER = {"history": [("the first thing", "r1"), ("the second thing", "r2"), ("the third", "r3")]}
+# The player's message 3, in round 9 (closed, its seed revealed) or in the open round 12.
+MESSAGE_3 = MessageFacts(
+    number=3,
+    round=9,
+    server_seed="5eed" * 16,
+    server_seed_hash="900d" * 16,
+    client_seed="ada-seed",
+    nonce=2,
+    roll=0.12345678,
+    won=False,
+    win_chance=Decimal("0.02"),
+)
+MESSAGE_3_OPEN = replace(MESSAGE_3, round=12, server_seed="", server_seed_hash="cafef00d" * 8)
 
 STOCK_OPENERS = ["No win this time", "Not this roll", "The pot stays put", "So close"]
 LONG = (
@@ -137,6 +153,34 @@ CASES = [
     ("how big is the pot now?", WINNING, ["345", "20", "13"], ["in round 12", "Round 12's"]),
     ("Wow, did I just win?", WINNING, ["345"], ["didn't", "Not this time"]),
     ("who won?", WINNING, ["345", "13"], ["bob"]),
+    ("what are my odds?", WINNING, ["2%", "345"], []),  # the question, then the win
+    # Where a message's fee goes: the pot's share and the house's.
+    ("what happens to my fee?", {"price_to_pot": 15}, ["All 15 credits", "pot"], ["house"]),
+    (
+        "where does my money go",
+        {"pot_share_percent": 80, "price_to_pot": 12},
+        ["12 went into the pot and 3 to the house", "80%"],
+        [],
+    ),
+    # What the player said before.
+    ("what did I say two messages ago?", EARLIER, ['"the second thing"'], ["beyond me"]),
+    ("what did i just say", EARLIER, ['"the third"'], ["beyond me"]),
+    ("what was my last message", {"history": []}, ["first message"], []),
+    ("what did I write 9 messages ago", EARLIER, ["look back 3"], []),
+    # One of the player's messages by its number: its round, seed and roll.
+    (
+        "how do I verify my message 3?",
+        {"asked_about": MESSAGE_3},
+        ["round 9", "5eed" * 16, "ada-seed", "nonce 2", "0.12345678", "no win"],
+        ["cafef00d", "secret"],
+    ),
+    (
+        "check message three",
+        {"asked_about": MESSAGE_3_OPEN},
+        ["round 12", "secret", "cafef00d"],
+        [],
+    ),
+    ("verify my message 30", {"asked_about": None}, ["no message 30"], ["seed"]),
 ]
 
 
@@ -187,3 +231,10 @@ def test_no_reply_opens_with_a_stock_phrase_or_repeats_itself():
         for reply in replies:
             assert not reply.startswith(tuple(STOCK_OPENERS)), reply
         assert all(a != b for a, b in itertools.pairwise(replies)), text
+
+
+def test_a_winning_messages_question_is_answered_before_the_win():
+    bot = BuiltinBot()
+    for ordinal in range(1, 5):
+        reply = bot.reply(replace(STATE, text="what are my odds?", ordinal=ordinal, **WINNING))
+        assert reply.index("2%") < reply.index("345"), reply

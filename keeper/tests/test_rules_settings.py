@@ -6,12 +6,13 @@ message in another language (keeper.rules)."""
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat.models import Reply
+from chat.models import Message, Reply
 from chat.selectors import messages_in_window, price_quote
 from chat.services import send_message
 from game.models import GameConfig, as_percent
@@ -260,3 +261,31 @@ def quote_round(quote):
     current = open_round()
     assert current.number == quote.round_number
     return current
+
+
+def test_the_keeper_reads_what_it_is_asked_to_recall_or_check(player, configure):
+    """Only a message that asks for them reads the player's earlier messages, and its
+    reply names what they were and how their draws went."""
+    configure(win_chance=Decimal("0.000001"), price_step=0)
+    for body in ["my first words", "my second words", "my third words"]:
+        send_message(player=player, body=body)
+
+    def context_of(text: str):
+        message = send_message(player=player, body=text).message
+        [context] = bot_contexts(
+            list(messages_with_what_happened([message.pk])),
+            {message.pk: Reply.objects.get(pk=message.pk).ordinal},
+            history_turns=0,
+        ).values()
+        return context
+
+    plain = context_of("hello")
+    assert (plain.history, plain.asked_about) == ([], None)
+    recalling = context_of("what did I say two messages ago?")
+    assert '"my third words"' in BuiltinBot().reply(recalling)  # "hello" was the last
+    checking = context_of("how do I verify my message 2?")
+    second = Message.objects.filter(player=player).order_by("pk")[1]
+    facts = checking.asked_about
+    assert (facts.number, facts.client_seed, facts.nonce) == (2, second.client_seed, 1)
+    assert facts.server_seed == ""  # round 1 is open: its seed stays secret
+    assert "still open" in BuiltinBot().reply(checking)
