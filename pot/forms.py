@@ -27,6 +27,6 @@ class ClientSeedForm(forms.Form):
     client_seed = forms.CharField(
         max_length=CLIENT_SEED_MAX_LENGTH,
         validators=[client_seed_validator],
-        label="Your client seed",
+        label="New client seed",
         help_text="1 to 64 letters, digits, '-' or '_'. Changing it restarts your nonce at 0.",
     )

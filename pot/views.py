@@ -38,7 +38,10 @@ def pot_figure(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def fairness_page(request: HttpRequest) -> HttpResponse:
-    verifier = VerifyDrawForm(request.GET if "server_seed" in request.GET else None)
+    # Its fields' ids are its own: the client seed form on the same page has a client_seed.
+    verifier = VerifyDrawForm(
+        request.GET if "server_seed" in request.GET else None, auto_id="verify_%s"
+    )
     context = {"verifier": verifier, "verified": _verify(verifier)}
     if request.htmx and request.htmx.target == "verifier-result":
         return render(request, "pot/fairness.html#verifier-result", context)

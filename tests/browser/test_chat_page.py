@@ -257,7 +257,7 @@ def test_tables_fit_a_phone_and_a_win_keeps_still_for_reduced_motion(
     page.on("pageerror", lambda error: browser_errors.append(str(error)))
     for path, name in [("/winners/", "winners"), ("/fairness/", "fairness")]:
         page.goto(path)
-        expect(page.locator("table.stack tbody tr").first).to_be_visible()
+        expect(page.locator("table.data tbody tr").first).to_be_visible()
         # Nothing wider than the screen: every column readable without scrolling sideways.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
         assert page.evaluate(

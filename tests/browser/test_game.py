@@ -104,6 +104,16 @@ def test_register_chat_win_claim_and_log_out(page: Page, screenshots, browser_er
     say(page, "back in the game")
     expect(page.locator("#balance")).to_have_text("30")
 
+    # The rest of a first visit: every page once, the won round's draw checked (a CSP
+    # violation or a script error on any of them is a console error, counted below).
+    page.get_by_role("link", name="check the winning draw").click()
+    expect(page.locator("#verifier-result")).to_contain_text("a win")
+    for link in ("Wallet", "Winners", "Fairness", "Chat"):
+        page.get_by_role("navigation").get_by_role("link", name=link, exact=True).click()
+        expect(
+            page.get_by_role("navigation").get_by_role("link", name=link, exact=True)
+        ).to_have_attribute("aria-current", "page")
+
     page.get_by_role("button", name=re.compile("Log out")).click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator("#flash")).to_contain_text("You're logged out")
