@@ -70,10 +70,16 @@ def _messages_held(name: str) -> int:
 
 
 def newest_event_id() -> str | None:
-    """The id of the newest tick's pot: where a page rendered now stood (its stream comes
-    back from there, so nothing that happens meanwhile is missed)."""
+    """Where a page rendered now stands, as an event id: its stream comes back from there,
+    so nothing that happens meanwhile is missed. The newest tick's pot; or, where a round
+    opened that no tick has announced yet (the announcer ticks every half second), that
+    round's opening: the page shows it already, and must not hear the win before it as
+    news."""
     newest = Tick.objects.order_by("-pk").values_list("round", "pk").first()
-    return None if newest is None else f"{newest[0]}.{newest[1]}"
+    opened = pot_status().round_number
+    if newest is None or opened > newest[0]:
+        return str(opened)
+    return f"{newest[0]}.{newest[1]}"
 
 
 def last_event_id(request: HttpRequest) -> str | None:

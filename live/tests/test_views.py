@@ -242,3 +242,24 @@ def test_a_reply_cut_short_ends_with_its_status(api_as, player):
     done = parse_events(api_as(player).get(f"/api/v1/messages/{message.pk}/stream").content)
     assert done[0].data["reply_status"] == "interrupted"
     assert done[0].data["reply"] == "Half of"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("engines")
+def test_a_page_stands_where_it_was_rendered_even_before_the_announcer_ticks(
+    client, configure, player
+):
+    """A page rendered just after a win (the announcer has not ticked it yet) stands in
+    the round the win opened: it shows that win already, and its stream does not tell it
+    again as news; the stream waits for the announcer, then goes on from its tick."""
+    tick(1, round=1, amount=5)
+    client.force_login(player)
+    assert 'data-live-from="1.1"' in client.get("/chat/").content.decode()
+    win_rounds(configure, player, 1)  # round 2 opens; no tick has said so yet
+    assert 'data-live-from="2"' in client.get("/chat/").content.decode()
+    Engine.objects.create(name="edge1", since=1, publisher="http://127.0.0.1:9/publish")
+    early = client.get("/live/?last_event_id=2", **ENGINE)
+    assert early.content == b"retry: 500\n\n"  # nothing to go on from yet: soon again
+    tick(2, round=2)
+    later = client.get("/live/?last_event_id=2", **ENGINE)
+    assert [event.id for event in parse_events(later.content)] == ["2.2"]  # no "1w"
