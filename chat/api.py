@@ -1,6 +1,7 @@
-from django.http import Http404
+from django.http import Http404, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,10 +14,12 @@ from accounts.services import set_client_seed
 from api.authentication import PlayerTokenAuthentication
 from api.schema import error_responses
 from api.throttling import SendThrottle
+from common.streaming import streamed
 from game.models import GameConfig
 from pot.selectors import pot_status
 from pot.serializers import PotSerializer
 
+from . import transcripts
 from .errors import PlayerUnavailable
 from .models import Message
 from .selectors import conversation, player_message, price_quote
@@ -180,3 +183,36 @@ class PotView(APIView):
             "next_price": next_price,
         }
         return Response(PotSerializer(body).data)
+
+
+class TranscriptView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH, description="Round")],
+        responses={
+            (200, "application/json"): {
+                "type": "object",
+                "description": (
+                    "`round`: the round, its revealed seed, the seed revealed before it "
+                    "(`previous_seed`) and its chain; `messages`: every message of the round "
+                    "in the order they settled (id, player, client_seed, nonce, price, "
+                    "win_chance, roll, won, payout, and `mine`: true for the caller's own). "
+                    "Written as it is read: a round of any size streams."
+                ),
+            },
+            **error_responses(401, 404),
+        },
+        summary="A closed round's transcript, to check every draw of it (docs/GAME.md)",
+        tags=["pot"],
+    )
+    def get(self, request: Request, number: int) -> HttpResponseBase:
+        pot_round = transcripts.closed_round(number)
+        if pot_round is None:
+            raise NotFound(transcripts.missing(number))
+        viewer = request.user.pk if request.user.is_authenticated else None
+        return streamed(
+            request,
+            transcripts.as_json(pot_round, viewer_id=viewer),
+            content_type="application/json",
+        )

@@ -26,8 +26,19 @@ def verify_round(pot_round: Round) -> RoundVerification:
             f"Round {pot_round.number} is still open: its seed is secret until it closes."
         )
         return result
-    if fairness.hash_server_seed(pot_round.server_seed) != pot_round.server_seed_hash:
+    seed_hash = fairness.hash_server_seed(pot_round.server_seed)
+    if seed_hash != pot_round.server_seed_hash:
         result.problems.append("The revealed seed does not hash to the published commitment.")
+    if pot_round.chain_id:
+        # Its link in the seed chain: to the terminal hash, or to the seed revealed before.
+        if pot_round.chain_position == 1:
+            linked = seed_hash == pot_round.chain.terminal_hash
+        else:
+            linked = Round.objects.filter(
+                number=pot_round.number - 1, server_seed=seed_hash
+            ).exists()
+        if not linked:
+            result.problems.append("The seed is not the next link of its seed chain.")
 
     winners = []
     seen = set()

@@ -9,10 +9,12 @@ from django.views.decorators.http import require_GET, require_POST
 from api.throttling import limit
 from common.errors import ChatPotError
 from common.paging import before_key
+from common.streaming import streamed
 from wallet.selectors import player_account
 from wallet.services import next_claim_at
 from wallet.views import claim_with_notice
 
+from . import transcripts
 from .selectors import conversation_page, player_message, price_quote, with_text_so_far
 from .services import reply_stop, send_message
 
@@ -161,3 +163,18 @@ def stop(request: HttpRequest, message_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponse(status=204)  # the reply's stream shows the end
     return redirect("chat")
+
+
+@require_GET
+def transcript_csv(request: HttpRequest, number: int) -> HttpResponse:
+    """A closed round's messages as a spreadsheet's CSV, in settlement order (the API's
+    transcript holds the same, with the round's seeds)."""
+    pot_round = transcripts.closed_round(number)
+    if pot_round is None:
+        raise Http404(transcripts.missing(number))
+    viewer = request.user.pk if request.user.is_authenticated else None
+    response = streamed(
+        request, transcripts.as_csv(pot_round, viewer_id=viewer), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="round-{number}.csv"'
+    return response

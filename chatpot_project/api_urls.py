@@ -26,5 +26,11 @@ urlpatterns = [
     path("pot", chat_api.PotView.as_view(), name="api-pot"),
     path("pot/rounds", pot_api.RoundsView.as_view(), name="api-rounds"),
     path("pot/rounds/<int:number>", pot_api.RoundView.as_view(), name="api-round"),
+    path(
+        "pot/rounds/<int:number>/transcript",
+        chat_api.TranscriptView.as_view(),
+        name="api-round-transcript",
+    ),
+    path("fairness", pot_api.FairnessView.as_view(), name="api-fairness"),
     re_path(r"^(?P<path>.*)$", api_not_found),
 ]

@@ -340,6 +340,10 @@ KEEPER = {
     # Claims of one reply before the built-in keeper answers it instead of the model.
     "MAX_ATTEMPTS": env_int("KEEPER_MAX_ATTEMPTS", 3),
 }
+# The seed chain a new game starts on (the migration that moves a game onto a chain makes
+# one): a seed per round, 10 million of them in about 7 s (docs/GAME.md, "The seed chain").
+# manage.py seed_chain makes the next, of its own length.
+SEED_CHAIN_LENGTH = env_int("SEED_CHAIN_LENGTH", 10_000_000)
 # The ledger's audit (wallet.auditing), run by the worker: this often (a day), and within
 # LEDGER_AUDIT_LOOK_EVERY seconds of an operator's action on money or fairness.
 LEDGER_AUDIT_EVERY = env_float("LEDGER_AUDIT_SECONDS", 24 * 60 * 60)

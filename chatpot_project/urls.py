@@ -20,6 +20,9 @@ urlpatterns = [
     path("pot/", pot_views.pot_figure, name="pot-figure"),
     path("fairness/", pot_views.fairness_page, name="fairness"),
     path("fairness/client-seed/", pot_views.change_client_seed, name="client-seed"),
+    path(
+        "fairness/rounds/<int:number>.csv", chat_views.transcript_csv, name="round-transcript-csv"
+    ),
     path("winners/", pot_views.winners, name="winners"),
     # Where a page names no icon (the API's JSON, the admin), browsers ask for this one.
     path("favicon.ico", require_GET(lambda request: redirect(static("favicon.svg")))),

@@ -12,7 +12,7 @@ from common.errors import ChatPotError
 from game.models import GameConfig
 from wallet.auditing import audit_request
 
-from .models import Round
+from .models import Round, SeedChain
 from .selectors import reset_plan
 from .services import reset_round
 
@@ -70,6 +70,15 @@ class GameConfigAdmin(admin.ModelAdmin):
         return message
 
 
+@admin.register(SeedChain)
+class SeedChainAdmin(ReadOnlyAdmin):
+    """The published seed chains. Their checkpoints, the seeds to come, are shown nowhere
+    (docs/GAME.md, "The seed chain"); a new chain is made with manage.py seed_chain."""
+
+    list_display = ["first_round", "last_round", "length", "terminal_hash", "created_at"]
+    fields = ["terminal_hash", "first_round", "length", "created_at"]
+
+
 class ResetForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
@@ -89,10 +98,11 @@ class RoundAdmin(ReadOnlyAdmin):
         "payout",
         "message_count",
         "reset_by",
+        "chain",
     ]
     list_filter = ["outcome"]
     search_fields = ["number", "winner__username", "reset_reason"]
-    list_select_related = ["winner", "reset_by"]
+    list_select_related = ["winner", "reset_by", "chain"]
     exclude = ["server_seed"]
     readonly_fields = ["revealed_seed"]
     actions = ["reset_pot"]

@@ -8,11 +8,9 @@ from rest_framework.views import APIView
 
 from api.schema import error_responses
 
-from .models import Round
-from .selectors import closed_rounds
-from .serializers import RoundSerializer
-
-MAX_ROUND_NUMBER = 2**31 - 1
+from .models import MAX_ROUND_NUMBER, Round
+from .selectors import closed_rounds, fairness_facts
+from .serializers import FairnessSerializer, RoundSerializer
 
 
 class RoundsView(ListAPIView):
@@ -45,3 +43,15 @@ class RoundView(APIView):
         if pot_round is None:
             raise Http404
         return Response(RoundSerializer(pot_round).data)
+
+
+class FairnessView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: FairnessSerializer, **error_responses(401)},
+        summary="The seed chains, each with its terminal hash, and the open round's commitment",
+        tags=["pot"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(FairnessSerializer(fairness_facts()).data)

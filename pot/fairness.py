@@ -1,8 +1,14 @@
-"""The provably fair draw (docs/GAME.md).
+"""The provably fair draw and the seed chain (docs/GAME.md).
 
 roll = first 8 bytes of HMAC-SHA256(key=server_seed, msg=f"{client_seed}:{nonce}"),
 read big-endian, divided by 2**64. A message wins when roll < win_chance; the comparison
 is made exactly on the integer, so no float rounding can flip an outcome.
+
+The seed chain: a secret seed at position `length`, and each position's seed below it the
+SHA-256 of the one above (`hash_server_seed`, of the seed's hex text, as hex); position 0
+is the terminal hash, published when the chain is made. Rounds take the seeds from
+position 1 up, so each revealed seed hashes to the one revealed before it, and every seed
+to come was fixed when the terminal was published.
 """
 
 import hashlib
@@ -20,6 +26,33 @@ def new_server_seed() -> str:
 
 def hash_server_seed(server_seed: str) -> str:
     return hashlib.sha256(server_seed.encode()).hexdigest()
+
+
+CHECKPOINT_EVERY = 1000
+
+
+def chain_checkpoints(length: int, *, every: int = CHECKPOINT_EVERY) -> tuple[str, dict[int, str]]:
+    """A new chain of `length` seeds: its terminal hash, and its seeds at every `every`-th
+    position and at `length` (the rest are derived from these: `chain_seed`)."""
+    if length < 1:
+        raise ValueError("A seed chain holds at least one seed.")
+    seed = new_server_seed()
+    checkpoints = {}
+    for position in range(length, 0, -1):
+        if position == length or position % every == 0:
+            checkpoints[position] = seed
+        seed = hash_server_seed(seed)
+    return seed, checkpoints
+
+
+def chain_seed(position: int, *, checkpoint: int, checkpoint_seed: str) -> str:
+    """The seed at `position`, from the seed at a checkpoint at or above it."""
+    if checkpoint < position:
+        raise ValueError("A seed is derived from a checkpoint at or above its position.")
+    seed = checkpoint_seed
+    for _ in range(checkpoint - position):
+        seed = hash_server_seed(seed)
+    return seed
 
 
 def roll_integer(*, server_seed: str, client_seed: str, nonce: int) -> int:

@@ -4,7 +4,7 @@ from django.db.models import QuerySet, Subquery, Sum
 
 from wallet.models import Account, Transfer
 
-from .models import Round
+from .models import Round, SeedChain
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,32 @@ def pot_status() -> PotStatus:
     return PotStatus(round_number=number, amount=amount, server_seed_hash=seed_hash)
 
 
+@dataclass(frozen=True)
+class FairnessFacts:
+    open_round: Round
+    chains: list[SeedChain]
+
+    @property
+    def first_chained_round(self) -> int | None:
+        return self.chains[0].first_round if self.chains else None
+
+
+def fairness_facts() -> FairnessFacts:
+    """What a player checks the seeds against: the open round (its commitment, its place in
+    its chain) and every seed chain, oldest first, each with its terminal hash."""
+    chains = list(SeedChain.objects.order_by("first_round"))
+    for chain, newer in zip(chains, [*chains[1:], None], strict=True):
+        # A chain holds until it runs out, or until a newer one takes over.
+        chain.until_round = chain.last_round
+        chain.replaced = newer is not None and newer.first_round <= chain.last_round
+        if newer is not None:
+            chain.until_round = min(chain.last_round, newer.first_round - 1)
+    return FairnessFacts(
+        open_round=Round.objects.select_related("chain").get(outcome=Round.Outcome.OPEN),
+        chains=chains,
+    )
+
+
 def open_round() -> Round:
     return Round.objects.get(outcome=Round.Outcome.OPEN)
 
@@ -38,7 +64,7 @@ def open_round() -> Round:
 def closed_rounds() -> QuerySet[Round]:
     return (
         Round.objects.exclude(outcome=Round.Outcome.OPEN)
-        .select_related("winner")
+        .select_related("winner", "chain")
         .order_by("-number")
     )
 

@@ -13,7 +13,7 @@ from wallet.services import Leg, by_kind, lock_accounts, transfer
 
 from . import fairness
 from .errors import ResetRefused
-from .models import Round
+from .models import Round, SeedChain, SeedCheckpoint
 from .selectors import ResetPlan, open_round, reset_plan
 
 logger = logging.getLogger(__name__)
@@ -27,12 +27,75 @@ def new_round(*, number: int) -> Round:
 
 
 def _unsaved_round(number: int) -> Round:
-    server_seed = fairness.new_server_seed()
+    chain, server_seed = chained_seed(number)
     return Round(
         number=number,
         server_seed=server_seed,
         server_seed_hash=fairness.hash_server_seed(server_seed),
+        chain=chain,
     )
+
+
+# Below this many seeds left, each round that opens says so in the log.
+CHAIN_LOW = 1000
+
+
+def chained_seed(number: int) -> tuple[SeedChain | None, str]:
+    """Round `number`'s seed: its place in the newest chain that reaches it, derived from
+    the checkpoint above (at most fairness.CHECKPOINT_EVERY hashes). With no chain for it,
+    a random seed, and an error in the log: the operator makes a new chain."""
+    chain = SeedChain.objects.filter(first_round__lte=number).order_by("-first_round").first()
+    if chain is None or number > chain.last_round:
+        if chain is not None:
+            logger.error(
+                "The seed chain ran out at round %s: round %s's seed is drawn at random, "
+                "outside any chain. Run manage.py seed_chain (docs/OPERATIONS.md).",
+                chain.last_round,
+                number,
+            )
+        return None, fairness.new_server_seed()
+    position = chain.position(number)
+    checkpoint = (
+        SeedCheckpoint.objects.filter(chain=chain, position__gte=position)
+        .order_by("position")
+        .values_list("position", "seed")
+        .first()
+    )
+    left = chain.last_round - number
+    if left < CHAIN_LOW:
+        logger.warning(
+            "The seed chain has %s seeds left after round %s: run manage.py seed_chain.",
+            left,
+            number,
+        )
+    return chain, fairness.chain_seed(
+        position, checkpoint=checkpoint[0], checkpoint_seed=checkpoint[1]
+    )
+
+
+def start_chain(*, length: int) -> SeedChain:
+    """Make a new seed chain (its hashes first, outside any transaction: a long chain takes
+    seconds) and have it take over from the round after the open one. The pot is locked
+    while it is recorded, so no round opens meanwhile."""
+    terminal, checkpoints = fairness.chain_checkpoints(length)
+    with transaction.atomic():
+        lock_accounts(ids=[], kinds=[Account.Kind.POT])
+        first_round = open_round().number + 1
+        SeedChain.objects.filter(first_round__gte=first_round).delete()  # never used
+        chain = SeedChain.objects.create(
+            terminal_hash=terminal, length=length, first_round=first_round
+        )
+        SeedCheckpoint.objects.bulk_create(
+            SeedCheckpoint(chain=chain, position=position, seed=seed)
+            for position, seed in checkpoints.items()
+        )
+    logger.info(
+        "Seed chain of %s seeds made, terminal hash %s: it holds from round %s.",
+        length,
+        terminal,
+        first_round,
+    )
+    return chain
 
 
 # What closing a round changes in it.

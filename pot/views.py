@@ -11,7 +11,7 @@ from common.errors import ChatPotError
 
 from . import fairness
 from .forms import ClientSeedForm, VerifyDrawForm
-from .selectors import closed_rounds, pot_status, won_rounds
+from .selectors import closed_rounds, fairness_facts, pot_status, won_rounds
 
 ROUNDS_PER_PAGE = 20
 
@@ -48,6 +48,7 @@ def fairness_page(request: HttpRequest) -> HttpResponse:
     context["rounds"] = Paginator(closed_rounds(), ROUNDS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    context["facts"] = fairness_facts()
     if request.user.is_authenticated:
         context["seed_form"] = ClientSeedForm(initial={"client_seed": request.user.client_seed})
     return render(request, "pot/fairness.html", context)

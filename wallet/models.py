@@ -98,6 +98,7 @@ class Transfer(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="transfers",
+        db_index=False,  # indexed below, with the transfer's key
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,6 +126,10 @@ class Transfer(models.Model):
             ),
         ]
         indexes = [
+            # A round's transfers in the order they were made: the order its messages
+            # settled in (the pot's lock orders them), read page by page for its
+            # transcript (pot.transcripts). It replaces the foreign key's own index.
+            models.Index(fields=["round", "id"], name="wallet_transfer_round_idx"),
             # A player's history, newest first, from either side of the transfer.
             models.Index(fields=["from_account", "-id"], name="wallet_transfer_from_idx"),
             models.Index(fields=["to_account", "-id"], name="wallet_transfer_to_idx"),

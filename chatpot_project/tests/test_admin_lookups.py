@@ -95,3 +95,18 @@ def test_no_admin_searches_a_secret_field():
         secret = SECRETS.get((model._meta.app_label, model._meta.model_name), set())
         searched = {name.lstrip("^=@").split("__")[0] for name in model_admin.search_fields}
         assert searched & secret == set(), model
+
+
+def test_the_seeds_to_come_cannot_be_read_through_a_chain_or_a_round(viewer):
+    """The seed chain's checkpoints (every seed to come derives from them) are reachable from
+    no changelist: not through the chain's own admin, not through a round's chain."""
+    probes = [
+        ("admin:pot_seedchain_changelist", "checkpoints__seed__startswith"),
+        ("admin:pot_seedchain_changelist", "checkpoints__seed__regex"),
+        ("admin:pot_round_changelist", "chain__checkpoints__seed__startswith"),
+        ("admin:pot_round_changelist", "chain__terminal_hash__startswith"),
+    ]
+    for name, parameter in probes:
+        assert viewer.get(reverse(name), {parameter: "7"}).status_code == 400, parameter
+    page = viewer.get(reverse("admin:pot_seedchain_change", args=[1])).content.decode()
+    assert "checkpoint" not in page.lower()

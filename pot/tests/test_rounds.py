@@ -1,3 +1,4 @@
+import hashlib
 from decimal import Decimal
 from io import StringIO
 
@@ -80,6 +81,24 @@ def test_verify_round_catches_a_seed_that_breaks_the_commitment(won_round):
     with pytest.raises(CommandError):
         call_command("verify_round", str(won_round.number), stderr=err)
     assert "does not hash to the published commitment" in err.getvalue()
+
+
+def test_verify_round_catches_a_seed_outside_its_chain(won_round, player, configure):
+    """A seed and commitment replaced together still break the chain's link: to the
+    terminal hash for the chain's first round, to the seed before for the next."""
+    send_message(player=player, body="wins the next round too")
+    second = Round.objects.get(number=won_round.number + 1)
+    assert "verified" in verify(won_round.number)
+    assert "verified" in verify(second.number)
+    other = "1" * 64
+    for pot_round in (won_round, second):
+        Round.objects.filter(pk=pot_round.pk).update(
+            server_seed=other, server_seed_hash=hashlib.sha256(other.encode()).hexdigest()
+        )
+        err = StringIO()
+        with pytest.raises(CommandError):
+            call_command("verify_round", str(pot_round.number), stderr=err)
+        assert "not the next link of its seed chain" in err.getvalue()
 
 
 @pytest.mark.parametrize(
