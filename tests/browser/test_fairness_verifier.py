@@ -4,12 +4,16 @@ forgery of a transcript caught (docs/GAME.md, "Checking a round")."""
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from chat.models import Message
+from chat.services import send_message
+from tests.browser.conftest import log_in
 from tests.fairness.tampering import forgeries, play_round, transcript_of
 
 pytestmark = [
@@ -20,9 +24,10 @@ pytestmark = [
 RESULT = "#transcript-result"
 
 
-# What the page asks for whatever is checked: its live stream (opened once the page's
-# script has settled, or again after a cut) and the icon the browser fetches when it likes.
-BACKGROUND = re.compile(r"/api/v1/events|/live/|/static/favicon\.svg")
+# What a page asks for whatever is checked: its live stream (opened once the page's script
+# has settled, or again after a cut), the icon the browser fetches when it likes, and on
+# the chat page a reply the worker finished meanwhile.
+BACKGROUND = re.compile(r"/api/v1/events|/live/|/static/favicon\.svg|/chat/messages/\d+/reply/")
 
 
 def watch_requests(page) -> list[str]:
@@ -99,5 +104,30 @@ def test_a_draw_is_recomputed_in_the_browser_with_no_request(
     expect(result).to_contain_text(f"{message.roll:.8f}")
     expect(result).to_contain_text(message.round.server_seed_hash)
     expect(result).to_contain_text("no win")
+    assert made == []
+    assert browser_errors == []
+
+
+def test_a_receipt_is_checked_in_the_browser_once_its_round_is_closed(
+    page, site, configure, browser_errors
+):
+    log_in(page, "carol")
+    carol = User.objects.get(username="carol")
+    configure(win_chance=Decimal(1))
+    won = send_message(player=carol, body="a win, to reveal the round's seed")
+    configure(win_chance=Decimal("0.000001"))
+    send_message(player=carol, body="a draw in the open round")
+    page.goto("/chat/")
+    made = watch_requests(page)
+    closed = page.locator(f"#message-{won.message.pk} details.receipt")
+    closed.locator("summary").click()
+    closed.get_by_role("button", name="Check here").click()
+    expect(closed.locator("output")).to_have_text(
+        f"Checked in your browser: the seed matches its commitment, the roll is "
+        f"{won.message.roll:.8f}, a win."
+    )
+    # A receipt of the open round has no seed to check yet.
+    still_open = page.locator("details.receipt").filter(has_text="secret until round")
+    expect(still_open.get_by_role("button", name="Check here")).to_have_count(0)
     assert made == []
     assert browser_errors == []
