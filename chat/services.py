@@ -11,7 +11,7 @@ from game.models import GameConfig
 from operations import logs, metrics
 from pot import fairness
 from pot.models import Round
-from pot.services import close, seed_pot
+from pot.services import chained_seed, close, seed_pot
 from wallet.errors import InsufficientFunds, PotMovedOn
 from wallet.models import Account, Transfer
 from wallet.services import Leg, check_funds, net_changes, records
@@ -231,6 +231,8 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
     pot, house = opening.pot, opening.house
     payout = 0
     if draw.won:
+        # The next round's seed, found before the pot is locked (pot.services.start_chain).
+        next_seed = chained_seed(pot_round.number + 1)
         locked.update(sql.lock_house_and_pot())
         pot, house = locked[pot.pk], locked[house.pk]
         if pot.round_id != pot_round.pk:
@@ -309,7 +311,13 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
     account.balance += net[account.pk]
     if draw.won:
         pot.balance += net[pot.pk]
-        next_round = close(pot_round, outcome=Round.Outcome.WON, winner=player, payout=payout)
+        next_round = close(
+            pot_round,
+            outcome=Round.Outcome.WON,
+            winner=player,
+            payout=payout,
+            next_seed=next_seed,
+        )
         sql.close_won_round(pot_round, next_round, pot_id=pot.pk)
         pot.round_id = next_round.pk
         seed_pot(next_round, config=config, locked=locked)

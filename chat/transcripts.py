@@ -58,10 +58,16 @@ def missing(number: int) -> str:
 def heading(pot_round: Round) -> dict:
     """What the transcript says of its round: its seed, the one revealed before it, and
     the chain the seed belongs to."""
-    previous = (
-        Round.objects.filter(number=pot_round.number - 1).values_list("server_seed", flat=True)
-    ).first()
     chain = pot_round.chain
+    # The seed revealed before it, when the round before took the chain's previous seed
+    # (a round between chains, or opened while a chain was first made, did not).
+    previous = None
+    if chain is not None and pot_round.chain_position > 1:
+        previous = (
+            Round.objects.filter(number=pot_round.number - 1, chain=chain)
+            .values_list("server_seed", flat=True)
+            .first()
+        )
     return {
         "number": pot_round.number,
         "outcome": pot_round.outcome,

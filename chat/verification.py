@@ -30,15 +30,12 @@ def verify_round(pot_round: Round) -> RoundVerification:
     if seed_hash != pot_round.server_seed_hash:
         result.problems.append("The revealed seed does not hash to the published commitment.")
     if pot_round.chain_id:
-        # Its link in the seed chain: to the terminal hash, or to the seed revealed before.
-        if pot_round.chain_position == 1:
-            linked = seed_hash == pot_round.chain.terminal_hash
-        else:
-            linked = Round.objects.filter(
-                number=pot_round.number - 1, server_seed=seed_hash
-            ).exists()
-        if not linked:
-            result.problems.append("The seed is not the next link of its seed chain.")
+        # Its place in the seed chain: hashed as many times, it reaches the terminal hash.
+        link = pot_round.server_seed
+        for _ in range(pot_round.chain_position):
+            link = fairness.hash_server_seed(link)
+        if link != pot_round.chain.terminal_hash:
+            result.problems.append("The seed is not its place's link of its seed chain.")
 
     winners = []
     seen = set()

@@ -61,7 +61,10 @@ def check(transcript: dict, *, terminal: str | None = None) -> tuple[list[str], 
     else:
         if terminal and terminal != chain["terminal_hash"]:
             problems.append("The transcript names another chain than the terminal hash given.")
-        if chain["position"] > 1 and round_.get("previous_seed") != seed_hash:
+        previous = round_.get("previous_seed")
+        if chain["position"] > 1 and previous is None:
+            notes.append("The round before took no seed of this chain: the walk below proves it.")
+        elif chain["position"] > 1 and previous != seed_hash:
             problems.append("The seed does not hash to the seed revealed by the round before.")
         link = seed
         for _ in range(chain["position"]):

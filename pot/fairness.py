@@ -45,6 +45,22 @@ def chain_checkpoints(length: int, *, every: int = CHECKPOINT_EVERY) -> tuple[st
     return seed, checkpoints
 
 
+def checkpoint_above(position: int, *, length: int, every: int = CHECKPOINT_EVERY) -> int:
+    """The checkpoint a seed is derived from: the nearest at or above its position."""
+    return min(-(-position // every) * every, length)
+
+
+def chain_stretch(
+    checkpoint: int, *, checkpoint_seed: str, every: int = CHECKPOINT_EVERY
+) -> tuple[str, ...]:
+    """The seeds from a checkpoint down to the one just above the checkpoint below it,
+    the checkpoint's own first (index i holds position checkpoint - i)."""
+    stretch = [checkpoint_seed]
+    for _ in range((checkpoint - 1) % every):
+        stretch.append(hash_server_seed(stretch[-1]))
+    return tuple(stretch)
+
+
 def chain_seed(position: int, *, checkpoint: int, checkpoint_seed: str) -> str:
     """The seed at `position`, from the seed at a checkpoint at or above it."""
     if checkpoint < position:

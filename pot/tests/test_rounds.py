@@ -98,7 +98,7 @@ def test_verify_round_catches_a_seed_outside_its_chain(won_round, player, config
         err = StringIO()
         with pytest.raises(CommandError):
             call_command("verify_round", str(pot_round.number), stderr=err)
-        assert "not the next link of its seed chain" in err.getvalue()
+        assert "not its place's link of its seed chain" in err.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,14 @@ def test_every_seed_of_a_chain_derives_from_its_checkpoints_and_hashes_to_the_on
     assert sha(seeds[1]) == terminal
     assert all(sha(seeds[position]) == seeds[position - 1] for position in range(2, 2501))
     assert len(set(seeds.values())) == 2500
+    # A process's stretch of the chain gives the same seeds, from the checkpoint above.
+    for position in (1, 999, 1000, 1001, 2000, 2001, 2500):
+        checkpoint = fairness.checkpoint_above(position, length=2500)
+        assert checkpoint == min(c for c in checkpoints if c >= position)
+        stretch = fairness.chain_stretch(checkpoint, checkpoint_seed=checkpoints[checkpoint])
+        assert stretch[checkpoint - position] == seeds[position]
+        assert stretch[-1] == seeds[checkpoint - len(stretch) + 1]
+    assert len(fairness.chain_stretch(2500, checkpoint_seed=checkpoints[2500])) == 500
     with pytest.raises(ValueError, match="at or above its position"):
         fairness.chain_seed(5, checkpoint=4, checkpoint_seed=seeds[4])
 
@@ -58,9 +66,11 @@ def test_a_thousand_rounds_won_and_reset_each_take_the_chains_next_seed(make_pla
     round's seed hashes to the one before it, the chain's first to its terminal, and the
     commitment published while a round is open is the seed the round before revealed."""
     chain = start_chain(length=1200)
-    assert chain.first_round == open_round().number + 1
+    assert chain.first_round == open_round().number + 2
     alice, operator = make_player(), make_player(is_staff=True)
     configure(win_chance=Decimal(1), pot_seed=10)
+    send_message(player=alice, body="closes the open round")
+    assert open_round().chain != chain  # the round after the open one: the old chain's
     send_message(player=alice, body="closes the round before the chain")
     assert open_round().chain == chain
     for n in range(1000):
@@ -83,7 +93,7 @@ def test_a_chain_that_runs_out_leaves_rounds_on_random_seeds_and_says_so(
     chain = start_chain(length=2)
     configure(win_chance=Decimal(1))
     with caplog.at_level(logging.WARNING, logger="pot.services"):
-        for n in range(3):
+        for n in range(4):
             send_message(player=player, body=f"win {n}")
     rounds = list(Round.objects.filter(number__gte=chain.first_round).order_by("number"))
     assert [r.chain_id for r in rounds] == [chain.pk, chain.pk, None]
@@ -103,15 +113,17 @@ def test_a_new_chain_takes_over_from_the_next_round_and_the_old_one_says_where_i
     send_message(player=player, body="a win on the first chain")
     opened = open_round()
     new = start_chain(length=50)
-    assert new.first_round == opened.number + 1
+    assert new.first_round == opened.number + 2
     assert open_round().chain == old  # the open round keeps the seed it committed to
+    send_message(player=player, body="a win: the next round is still the old chain's")
+    assert open_round().chain == old
     send_message(player=player, body="a win: the next round takes the new chain's first seed")
     assert open_round().chain == new
     assert sha(open_round().server_seed) == new.terminal_hash
 
     facts = api.get("/api/v1/fairness").json()
     assert [c["terminal_hash"] for c in facts["chains"]] == [old.terminal_hash, new.terminal_hash]
-    assert facts["chains"][0]["until_round"] == opened.number
+    assert facts["chains"][0]["until_round"] == opened.number + 1
     assert facts["chains"][0]["replaced"] is True
     assert facts["chains"][1]["until_round"] == new.last_round
     assert facts["open_round"]["chain_position"] == 1
@@ -119,7 +131,7 @@ def test_a_new_chain_takes_over_from_the_next_round_and_the_old_one_says_where_i
     page = client.get(reverse("fairness")).content.decode()
     assert old.terminal_hash in page
     assert new.terminal_hash in page
-    assert f"1 to {opened.number} (a new chain took over)" in page
+    assert f"1 to {opened.number + 1} (a new chain took over)" in page
 
 
 def test_seed_chain_command_publishes_the_terminal_hash(capsys):

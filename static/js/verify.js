@@ -52,6 +52,8 @@
       if (seedHash !== chain.terminal_hash) {
         problems.push("The chain's first seed does not hash to its terminal hash.");
       }
+    } else if (round.previous_seed === null) {
+      notes.push("The round before took no seed of this chain: the walk to the terminal hash proves this one.");
     } else if (round.previous_seed !== seedHash) {
       problems.push("The seed does not hash to the seed revealed by the round before.");
     }

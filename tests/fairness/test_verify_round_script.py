@@ -60,6 +60,7 @@ def test_what_is_no_transcript_is_said_so(tmp_path):
     assert "not a round's transcript" in refused.stdout
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_reads_the_transcript_from_the_sites_api(make_player, configure, live_server):
     number = play_round(make_player, configure)
     checked = verify(f"{live_server.url}/api/v1/pot/rounds/{number}/transcript")

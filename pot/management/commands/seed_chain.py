@@ -6,8 +6,8 @@ from pot.services import start_chain
 
 class Command(BaseCommand):
     help = (
-        "Make a new seed chain and publish its terminal hash: the rounds after the open one "
-        "take their seeds from it (docs/OPERATIONS.md, 'The seed chain')."
+        "Make a new seed chain and publish its terminal hash: the rounds from the second "
+        "after the open one take their seeds from it (docs/OPERATIONS.md, 'The seed chain')."
     )
 
     def add_arguments(self, parser):
