@@ -322,15 +322,16 @@ CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
 # The keeper's replies (docs/LIVE.md): written by `manage.py run_worker` after
 # the charge, streamed to the player as they are written. Its timings, in seconds, in one
 # place (keeper.conf, docs/OPERATIONS.md).
+chatbot_timeout = env_float("CHATBOT_TIMEOUT", 10)  # read once: the grace follows it
 KEEPER = {
     # The model's whole reply; what it wrote by then stands.
-    "TIMEOUT": env_float("CHATBOT_TIMEOUT", 10),
+    "TIMEOUT": chatbot_timeout,
     # A claim's hold on a reply without renewal: a worker that stopped renewing (killed,
     # paused, cut off) loses its replies to another after this.
     "LEASE": env_float("KEEPER_LEASE_SECONDS", 15),
     "RENEW_EVERY": env_float("KEEPER_RENEW_SECONDS", 5),
     # A worker told to stop lets its replies run this long, then hands them on.
-    "GRACE": env_float("KEEPER_GRACE_SECONDS", env_float("CHATBOT_TIMEOUT", 10) + 5),
+    "GRACE": env_float("KEEPER_GRACE_SECONDS", chatbot_timeout + 5),
     # Looks for leases that ran out (and notifications missed); on SQLite, which cannot
     # notify, for new replies.
     "SWEEP_EVERY": env_float("KEEPER_SWEEP_SECONDS", 2),
