@@ -213,7 +213,61 @@ def _settle(*, player: User, text: str, key: str | None) -> SendResult:
     raise PotBusy()
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What one message does to the money, decided without the database: its price, the
+    house's rake of it, a win's payout (the whole pot, this price's share in it), and the
+    price of the player's next message (a win starts a round's prices again)."""
+
+    price: int
+    rake: int
+    payout: int
+    next_price: int
+
+    def legs(
+        self, *, account: Account, pot: Account, house: Account, message: Message
+    ) -> list[Leg]:
+        """The transfers it takes: the fee to the pot, the rake from it to the house, and
+        a win's payout from it to the player."""
+        made = [(account, pot, self.price, Transfer.Kind.MESSAGE_FEE)]
+        if self.rake:
+            made.append((pot, house, self.rake, Transfer.Kind.RAKE))
+        if self.payout:
+            made.append((pot, account, self.payout, Transfer.Kind.POT_WIN))
+        return [
+            Leg(
+                source=source,
+                destination=destination,
+                amount=amount,
+                kind=kind,
+                message=message,
+                round=message.round,
+            )
+            for source, destination, amount, kind in made
+        ]
+
+
+def plan_settlement(
+    *, config: GameConfig, n: int, won: bool, pot_balance: int | None = None
+) -> Settlement:
+    """The settlement of a message that is the player's `n`-th in the pricing window (0 for
+    the first), drawn a win or not; a win needs the pot's balance before the message."""
+    price = config.price_for(n)
+    rake = price - config.pot_share_of(price)
+    if won and pot_balance is None:
+        raise ValueError("A win is paid from the pot: its balance is needed.")
+    restarts_pricing = won and config.pricing_window == GameConfig.PricingWindow.ROUND
+    return Settlement(
+        price=price,
+        rake=rake,
+        payout=pot_balance + price - rake if won else 0,
+        next_price=config.price_for(0 if restarts_pricing else n + 1),
+    )
+
+
 def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendResult:
+    """Price, draw and store one message in the round the send opened: the money's part
+    is `plan_settlement`'s; this takes the locks it needs and stores what it decides."""
     player, config, account = opening.player, opening.config, opening.account
     pot_round, n = opening.pot_round, opening.n
     check_length(text, max_chars=config.max_message_chars)
@@ -226,10 +280,8 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
         nonce=opening.nonce,
         win_chance=config.win_chance,
     )
-    rake = price - config.pot_share_of(price)
     locked = {account.pk: account}
     pot, house = opening.pot, opening.house
-    payout = 0
     if draw.won:
         # The next round's seed, found before the pot is locked (pot.services.start_chain).
         next_seed = chained_seed(pot_round.number + 1)
@@ -237,58 +289,28 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
         pot, house = locked[pot.pk], locked[house.pk]
         if pot.round_id != pot_round.pk:
             raise PotMovedOn()
-        payout = pot.balance + price - rake
-    restarts_pricing = draw.won and config.pricing_window == GameConfig.PricingWindow.ROUND
+    plan = plan_settlement(
+        config=config, n=n, won=draw.won, pot_balance=pot.balance if draw.won else None
+    )
     message = Message(
         id=opening.message_id,
         player=player,
         round=pot_round,
         body=text,
-        price=price,
+        price=plan.price,
         client_seed=draw.client_seed,
         nonce=draw.nonce,
         roll=draw.roll,
         win_chance=draw.win_chance,
         won=draw.won,
-        payout=payout,
-        balance_after=account.balance - price + payout,
+        payout=plan.payout,
+        balance_after=account.balance - plan.price + plan.payout,
         # A win leaves the next round's seed in the pot; a loss, what the pot's update says.
         pot_after=config.pot_seed if draw.won else None,
-        next_price=config.price_for(0 if restarts_pricing else n + 1),
+        next_price=plan.next_price,
         idempotency_key=key or "",
     )
-    legs = [
-        Leg(
-            source=account,
-            destination=pot,
-            amount=price,
-            kind=Transfer.Kind.MESSAGE_FEE,
-            message=message,
-            round=pot_round,
-        )
-    ]
-    if rake:
-        legs.append(
-            Leg(
-                source=pot,
-                destination=house,
-                amount=rake,
-                kind=Transfer.Kind.RAKE,
-                message=message,
-                round=pot_round,
-            )
-        )
-    if payout:
-        legs.append(
-            Leg(
-                source=pot,
-                destination=account,
-                amount=payout,
-                kind=Transfer.Kind.POT_WIN,
-                message=message,
-                round=pot_round,
-            )
-        )
+    legs = plan.legs(account=account, pot=pot, house=house, message=message)
     # The transfer of the legs (wallet.services.transfer's steps, in chat.sql's
     # statements): the funds checked, the balances moved, the pot's after the others,
     # then the records; the message is stored only if its round is still the pot's.
@@ -315,7 +337,7 @@ def _settle_in_round(opening: _Opening, *, text: str, key: str | None) -> SendRe
             pot_round,
             outcome=Round.Outcome.WON,
             winner=player,
-            payout=payout,
+            payout=plan.payout,
             next_seed=next_seed,
         )
         sql.close_won_round(pot_round, next_round, pot_id=pot.pk)
