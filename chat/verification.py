@@ -30,11 +30,12 @@ def verify_round(pot_round: Round) -> RoundVerification:
     if seed_hash != pot_round.server_seed_hash:
         result.problems.append("The revealed seed does not hash to the published commitment.")
     if pot_round.chain_id:
-        # Its place in the seed chain: hashed as many times, it reaches the terminal hash.
-        link = pot_round.server_seed
-        for _ in range(pot_round.chain_position):
-            link = fairness.hash_server_seed(link)
-        if link != pot_round.chain.terminal_hash:
+        # Its place in the seed chain: hashed as many times, it reaches the terminal hash
+        # (the chain's position 0).
+        terminal = fairness.chain_seed(
+            0, checkpoint=pot_round.chain_position, checkpoint_seed=pot_round.server_seed
+        )
+        if terminal != pot_round.chain.terminal_hash:
             result.problems.append("The seed is not its place's link of its seed chain.")
 
     winners = []

@@ -15,11 +15,12 @@ from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from chat import transcripts
 from chat.models import Message
-from chat.services import send_message
 from pot.models import Round
 from pot.selectors import open_round
+from tests.fairness.tampering import play_round
 from wallet.models import Account, Transfer
 
 pytestmark = pytest.mark.django_db
@@ -28,16 +29,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def played(make_player, configure):
     """A round of five messages by two players, the fifth a win, after a round of one;
-    the next round open."""
-    alice, bob = make_player(username="alice"), make_player(username="bob")
-    configure(win_chance=Decimal(1))
-    send_message(player=bob, body="wins the first round")
-    configure(win_chance=Decimal("0.000001"))
-    for n in range(4):
-        send_message(player=alice if n % 2 else bob, body=f"message {n}")
-    configure(win_chance=Decimal(1))
-    won = send_message(player=alice, body="the winner").closed_round
-    return won, alice, bob
+    the next round open (tests.fairness.tampering.play_round)."""
+    won = Round.objects.get(number=play_round(make_player, configure))
+    return won, User.objects.get(username="alice"), User.objects.get(username="bob")
 
 
 def body(response) -> bytes:
