@@ -1,11 +1,11 @@
-"""ChatPot settings, read from the environment (see .env.example for every name).
+"""ChatPot settings, read from the environment through common.environment, where every
+name is declared with its type, default and meaning (and .env.example lists them).
 
 Unset, the app runs embedded: SQLite (WAL, IMMEDIATE transactions) and a local-memory
 cache. With DATABASE_URL and REDIS_URL it runs on PostgreSQL and Redis, as in production.
 """
 
 import logging
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,36 +13,14 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from common.environment import value
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+DEBUG = value("DEBUG")
 
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-DEBUG = env_bool("DEBUG")
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = value("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -50,8 +28,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "development-only-key-never-used-when-debug-is-off"  # noqa: S105
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = value("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = value("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     # First, so its createsuperuser (the operator with their account) is the one run.
@@ -83,11 +61,11 @@ INSTALLED_APPS = [
 ]
 
 # WhiteNoise serves the static files (SERVE_STATIC=0: a server in front serves them).
-SERVE_STATIC = env_bool("SERVE_STATIC", True)
+SERVE_STATIC = value("SERVE_STATIC")
 # Prometheus metrics (operations.metrics): kept unless METRICS=0; served at /metrics
 # only to a bearer of METRICS_TOKEN (unset: not served).
-METRICS_ENABLED = env_bool("METRICS", True)
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ENABLED = value("METRICS")
+METRICS_TOKEN = value("METRICS_TOKEN")
 MIDDLEWARE = [
     *(["operations.metrics.request_metrics"] if METRICS_ENABLED else []),
     "operations.logs.request_id_middleware",
@@ -130,21 +108,21 @@ WSGI_APPLICATION = "chatpot_project.wsgi.application"
 
 
 # Database: SQLite file unless DATABASE_URL names another (PostgreSQL in production).
-if os.environ.get("DATABASE_URL"):
+if value("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"],
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            value("DATABASE_URL"),
+            conn_max_age=value("DATABASE_CONN_MAX_AGE"),
             # Off by default: a check costs a round trip on every request. A connection the
             # server dropped fails its one request (503) and is then replaced.
-            conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS"),
+            conn_health_checks=value("DATABASE_HEALTH_CHECKS"),
         )
     }
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "NAME": value("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {
                 # Writers take the lock at BEGIN, so a transaction never fails
                 # half-way on an upgrade from reader to writer.
@@ -159,28 +137,24 @@ else:
 # for PgBouncer's transaction mode, where a server connection serves one client only for
 # one transaction, so nothing may outlive a transaction on it: the send prepares no
 # statement and no query keeps a server-side cursor. "" (none) or "session" keep them.
-DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
-if DATABASE_POOLER not in {"", "session", "transaction"}:
-    raise ImproperlyConfigured(
-        f"DATABASE_POOLER is {DATABASE_POOLER!r}: it is unset, 'session' or 'transaction'."
-    )
+DATABASE_POOLER = value("DATABASE_POOLER")
 if DATABASE_POOLER == "transaction":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Where the worker LISTENs for new replies when the app's connections go through a
 # transaction-mode pooler, which cannot pass a notification on: the database server's own
 # host:port (same database, user and password). Unset there, the worker looks for new
 # replies every KEEPER_POLL_SECONDS instead.
-DATABASE_LISTEN_ADDRESS = os.environ.get("DATABASE_LISTEN_ADDRESS", "")
+DATABASE_LISTEN_ADDRESS = value("DATABASE_LISTEN_ADDRESS")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 # Cache: shared rate limits and lock-outs need Redis once there is more than one process.
-if os.environ.get("REDIS_URL"):
+if value("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
+            "LOCATION": value("REDIS_URL"),
             "KEY_PREFIX": "chatpot",
         }
     }
@@ -202,8 +176,8 @@ AUTHENTICATION_BACKENDS = [
 
 # Brute-force protection for the site, the admin and the API's token endpoint. Failures are
 # kept in the database, so the lock-out holds across every process.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_FAILURE_LIMIT = value("AXES_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = timedelta(minutes=value("AXES_COOLOFF_MINUTES"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The cool-off runs from the last counted failure: a try while locked out neither counts
@@ -230,14 +204,14 @@ LOGOUT_REDIRECT_URL = "home"
 
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = value("TIME_ZONE")
 USE_I18N = True
 USE_TZ = True
 
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = value("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -251,14 +225,14 @@ STORAGES = {
 
 
 # Security headers. TLS usually ends at the proxy, hence SECURE_SSL_REDIRECT off by default.
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_SSL_REDIRECT = value("SECURE_SSL_REDIRECT")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = value("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
+SECURE_HSTS_SECONDS = value("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -279,7 +253,7 @@ SECURE_CSP = {
 # Logs (operations.logs): JSON lines in production, text in development (LOG_FORMAT
 # json or plain), each with the request's id and, on the game's lines, the player, the
 # message and the round.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
+LOG_FORMAT = value("LOG_FORMAT", "plain" if DEBUG else "json")
 # Python's warnings are log lines too (logger py.warnings), in the same format.
 logging.captureWarnings(True)
 LOGGING = {
@@ -300,7 +274,7 @@ LOGGING = {
             "filters": ["context", "suspicious"],
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": value("LOG_LEVEL")},
     "loggers": {
         # Django's own console handler (with DEBUG on) printed each of its lines a second
         # time beside the root's: its lines go to the root's handler only.
@@ -313,73 +287,41 @@ LOGGING = {
 
 
 # The keeper's bot (docs/GAME.md): the built-in bot unless CHATBOT_BACKEND=openai.
-CHATBOT_BACKEND = os.environ.get("CHATBOT_BACKEND", "builtin")
-CHATBOT_BASE_URL = os.environ.get("CHATBOT_BASE_URL", "http://127.0.0.1:8080")
-CHATBOT_MODEL = os.environ.get("CHATBOT_MODEL", "")
-CHATBOT_API_KEY = os.environ.get("CHATBOT_API_KEY", "")
+CHATBOT_BACKEND = value("CHATBOT_BACKEND")
+CHATBOT_BASE_URL = value("CHATBOT_BASE_URL")
+CHATBOT_MODEL = value("CHATBOT_MODEL")
+CHATBOT_API_KEY = value("CHATBOT_API_KEY")
 
 
-# The keeper's replies (docs/LIVE.md): written by `manage.py run_worker` after
-# the charge, streamed to the player as they are written. Its timings, in seconds, in one
-# place (keeper.conf, docs/OPERATIONS.md).
-chatbot_timeout = env_float("CHATBOT_TIMEOUT", 10)  # read once: the grace follows it
+# The keeper's replies (docs/LIVE.md), the seed chain, the ledger's audit and the live
+# streams: what each setting means is declared beside it in common/environment.py.
+chatbot_timeout = value("CHATBOT_TIMEOUT")  # read once: the grace follows it
+# The keeper's timings, in seconds, in one place (keeper.conf).
 KEEPER = {
-    # The model's whole reply; what it wrote by then stands.
     "TIMEOUT": chatbot_timeout,
-    # A claim's hold on a reply without renewal: a worker that stopped renewing (killed,
-    # paused, cut off) loses its replies to another after this.
-    "LEASE": env_float("KEEPER_LEASE_SECONDS", 15),
-    "RENEW_EVERY": env_float("KEEPER_RENEW_SECONDS", 5),
-    # A worker told to stop lets its replies run this long, then hands them on.
-    "GRACE": env_float("KEEPER_GRACE_SECONDS", chatbot_timeout + 5),
-    # Looks for leases that ran out (and notifications missed); on SQLite, which cannot
-    # notify, for new replies.
-    "SWEEP_EVERY": env_float("KEEPER_SWEEP_SECONDS", 2),
-    "POLL_EVERY": env_float("KEEPER_POLL_SECONDS", 0.1),
-    # Busy, a worker claims at most this often: the replies gather, and go together.
-    "CLAIM_EVERY": env_float("KEEPER_CLAIM_SECONDS", 0.05),
-    # Claims of one reply before the built-in keeper answers it instead of the model.
-    "MAX_ATTEMPTS": env_int("KEEPER_MAX_ATTEMPTS", 3),
+    "LEASE": value("KEEPER_LEASE_SECONDS"),
+    "RENEW_EVERY": value("KEEPER_RENEW_SECONDS"),
+    "GRACE": value("KEEPER_GRACE_SECONDS", chatbot_timeout + 5),
+    "SWEEP_EVERY": value("KEEPER_SWEEP_SECONDS"),
+    "POLL_EVERY": value("KEEPER_POLL_SECONDS"),
+    "CLAIM_EVERY": value("KEEPER_CLAIM_SECONDS"),
+    "MAX_ATTEMPTS": value("KEEPER_MAX_ATTEMPTS"),
 }
-# The seed chain a new game starts on (the migration that moves a game onto a chain makes
-# one): a seed per round, 10 million of them in about 7 s (docs/GAME.md, "The seed chain").
-# manage.py seed_chain makes the next, of its own length.
-SEED_CHAIN_LENGTH = env_int("SEED_CHAIN_LENGTH", 10_000_000)
-# The ledger's audit (wallet.auditing), run by the worker: this often (a day), and within
-# LEDGER_AUDIT_LOOK_EVERY seconds of an operator's action on money or fairness.
-LEDGER_AUDIT_EVERY = env_float("LEDGER_AUDIT_SECONDS", 24 * 60 * 60)
-LEDGER_AUDIT_LOOK_EVERY = env_float("LEDGER_AUDIT_LOOK_SECONDS", 5)
-# The real-time engine that holds the streams (docs/LIVE.md: nginx's nchan module in
-# production, deploy/ and bin/proxy): where the app publishes to it, e.g.
-# http://127.0.0.1:8081/publish; a comma list for several engines, each told everything.
-# Unset, there is no engine: a stream answers what there is now and the client comes back.
-LIVE_PUBLISH_URLS = [url.rstrip("/") for url in env_list("LIVE_PUBLISH_URL", [])]
-# Proxies in front of the web process, each adding the address it was reached from to
-# X-Forwarded-For: the client's is read that many from the end. With an engine there is
-# bin/proxy in front (docs/OPERATIONS.md), so 1 unless set; unset and without one, 0.
-NUM_PROXIES = env_int("NUM_PROXIES", 1 if LIVE_PUBLISH_URLS else 0)
-# The stand-in engine (live.devengine), in front of the ASGI application, for `bin/run` and
-# the tests: its publisher at LIVE_DEV_PUBLISH's path. Never in production (live.E001).
-LIVE_DEV_ENGINE = env_bool("LIVE_DEV_ENGINE")
-LIVE_DEV_PUBLISH = os.environ.get("LIVE_DEV_PUBLISH", "http://127.0.0.1:8000/publish")
-# How far back a client that comes back is resumed by its engine from the engine's own
-# buffer (deploy/nginx.conf.template keeps the events of the last hour, up to 1,024
-# publishes); further back, the app tells it what it missed first.
-LIVE_RESUME_SECONDS = env_float("LIVE_RESUME_SECONDS", 300)
-# Replies a worker process writes at once (model calls in flight).
-WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 256)
-# With nothing new, the announcer tells the pot again this often, so nothing on the way
-# closes a quiet stream.
-STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
+SEED_CHAIN_LENGTH = value("SEED_CHAIN_LENGTH")
+LEDGER_AUDIT_EVERY = value("LEDGER_AUDIT_SECONDS")
+LEDGER_AUDIT_LOOK_EVERY = value("LEDGER_AUDIT_LOOK_SECONDS")
+LIVE_PUBLISH_URLS = [url.rstrip("/") for url in value("LIVE_PUBLISH_URL")]
+# With an engine there is bin/proxy in front (docs/OPERATIONS.md), so 1 unless set.
+NUM_PROXIES = value("NUM_PROXIES", 1 if LIVE_PUBLISH_URLS else 0)
+# Never in production (live.E001).
+LIVE_DEV_ENGINE = value("LIVE_DEV_ENGINE")
+LIVE_DEV_PUBLISH = value("LIVE_DEV_PUBLISH")
+LIVE_RESUME_SECONDS = value("LIVE_RESUME_SECONDS")
+WORKER_CONCURRENCY = value("WORKER_CONCURRENCY")
+STREAM_HEARTBEAT_SECONDS = value("STREAM_HEARTBEAT_SECONDS")
 
 
 # The JSON API (docs/API.md): JWT bearer tokens, JSON only, errors with a stable code.
-def throttle_rates(value: str) -> dict[str, str]:
-    """'register=10/hour,token=30/min' -> {'register': '10/hour', 'token': '30/min'}"""
-    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
-    return {scope.strip(): rate.strip() for scope, rate in pairs}
-
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.PlayerTokenAuthentication",
@@ -393,23 +335,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # Proxies in front of the app; the client's address is read past them (0: REMOTE_ADDR).
     "NUM_PROXIES": NUM_PROXIES,
-    "DEFAULT_THROTTLE_RATES": {
-        "register": "10/hour",
-        "token": "30/min",
-        "send": "60/min",
-        **throttle_rates(os.environ.get("THROTTLE_RATES", "")),
-    },
+    "DEFAULT_THROTTLE_RATES": value("THROTTLE_RATES"),
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=value("JWT_ACCESS_MINUTES")),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=value("JWT_REFRESH_DAYS")),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     # A key of its own where configured, so rotating it logs out API clients only.
-    "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY") or SECRET_KEY,
+    "SIGNING_KEY": value("JWT_SIGNING_KEY", SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
@@ -441,7 +378,7 @@ SPECTACULAR_SETTINGS = {
 
 # Errors to Sentry (or a server that speaks its protocol), only where SENTRY_DSN is set:
 # no request bodies, cookies or users' details are sent (send_default_pii off).
-SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+SENTRY_DSN = value("SENTRY_DSN")
 if SENTRY_DSN:
     import sentry_sdk
     from sentry_sdk.integrations.django import DjangoIntegration
@@ -449,7 +386,7 @@ if SENTRY_DSN:
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         integrations=[DjangoIntegration()],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0),
+        environment=value("SENTRY_ENVIRONMENT"),
+        traces_sample_rate=value("SENTRY_TRACES_SAMPLE_RATE"),
         send_default_pii=False,
     )

@@ -31,9 +31,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from common.environment import value
+
 logger = logging.getLogger(__name__)
 
-if folder := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if folder := value("PROMETHEUS_MULTIPROC_DIR"):
     # Each process's files go there from its first count on.
     os.makedirs(folder, exist_ok=True)
 
@@ -183,7 +185,7 @@ def registry() -> CollectorRegistry:
     """What a scrape reads: every process's counts (the host's, from the multiprocess
     folder; without one, this process's), and the state."""
     collected = CollectorRegistry()
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    if value("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(collected)
     else:
         collected.register(_Counted())
@@ -215,5 +217,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def mark_process_dead(pid: int) -> None:
     """A process of the host has ended: its live figures (listeners) no longer count."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    if value("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(pid)

@@ -132,3 +132,9 @@ def test_production_entry_points_still_refuse_to_start_without_a_secret_key(entr
 def test_the_container_runs_production_settings():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "DJANGO_SETTINGS_MODULE=chatpot_project.settings " in dockerfile
+
+
+def test_a_setting_not_of_its_type_stops_the_process_naming_it():
+    loaded = load_settings(SECRET_KEY="s" * 50, KEEPER_LEASE_SECONDS="fifteen")
+    assert loaded.returncode != 0
+    assert "SettingError: KEEPER_LEASE_SECONDS='fifteen' is not a number." in loaded.stderr

@@ -1,11 +1,15 @@
-"""Every setting read from the environment is declared where an operator looks for it:
-the app's and its servers' in `.env.example` (which declares nothing the code does not
-read) and in docs/OPERATIONS.md's configuration; the proxy's and the pooler's in the
-header of bin/proxy and bin/pooler. The code and bin/ are scanned for every read, so a new
-one nobody declared fails here."""
+"""Every setting is declared once (common/environment.py) and read through that declaration:
+the code, bin/run, bin/proxy and bin/pooler are scanned for every read of the environment,
+so a new one nobody declared fails here; `.env.example` and docs/OPERATIONS.md's table
+are what the declarations write; the scripts' defaults are the declared ones."""
 
 import re
 from pathlib import Path
+
+import pytest
+
+from common import environment
+from common.environment import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -14,15 +18,18 @@ NOT_SETTINGS = {
     "DJANGO_SETTINGS_MODULE": "Django's own: which settings a process runs",
     "ADMIN_PASSWORD": "seed_demo's input, for a demonstration's operator",
     "PYTHON": "bin/_venv's choice of interpreter",
-    "BENCH_ADMIN_URL": "the benchmark's own servers (bench/)",
-    "BENCH_REDIS_URL": "the benchmark's own servers (bench/)",
 }
-PYTHON_READ = re.compile(
-    r"""(?:\benv_?\w*|os\.environ\.get|os\.getenv|environ\.setdefault)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
-    r"""|os\.environ\[["']([A-Z][A-Z0-9_]+)["']\]"""
+# A read straight from the environment, past the declarations.
+DIRECT_READ = re.compile(
+    r"""(?:os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""|os\.environ\[["']([A-Z][A-Z0-9_]+)["']\](?!\s*=[^=])"""
+    r"""|["']([A-Z][A-Z0-9_]+)["']\s+(?:not\s+)?in\s+os\.environ"""
 )
+# A read through them: environment.value("NAME"...).
+DECLARED_READ = re.compile(r"""\bvalue\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 # A shell script's setting: a variable it reads with a default, or requires.
-SHELL_READ = re.compile(r"\$\{([A-Z][A-Z0-9_]*):?[-?=]")
+SHELL_READ = re.compile(r"\$\{([A-Z][A-Z0-9_]*):?[-?=]([^}]*)\}")
+SCRIPTS = {"run": environment.RUN, "proxy": environment.PROXY, "pooler": environment.POOLER}
 
 
 def python_sources():
@@ -33,7 +40,7 @@ def python_sources():
         yield path
 
 
-def read_by(paths, pattern) -> dict[str, set[str]]:
+def reads(paths, pattern) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in paths:
         for match in pattern.finditer(path.read_text()):
@@ -42,38 +49,110 @@ def read_by(paths, pattern) -> dict[str, set[str]]:
     return found
 
 
-def declared_in_env_example() -> set[str]:
-    text = (ROOT / ".env.example").read_text()
-    return set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+def shell_defaults(script: str) -> dict[str, str]:
+    text = (ROOT / "bin" / script).read_text()
+    return {match[1]: match[2] for match in SHELL_READ.finditer(text)}
 
 
-def test_every_setting_the_app_and_its_servers_read_is_in_env_example():
-    reads = read_by(python_sources(), PYTHON_READ)
-    reads.update(read_by([ROOT / "bin" / "run"], SHELL_READ))
-    undeclared = {
-        name: sorted(where)
-        for name, where in reads.items()
-        if name not in declared_in_env_example() and name not in NOT_SETTINGS
-    }
-    assert undeclared == {}
-    assert len(reads) > 50  # the scan finds the settings at all
+def test_the_code_reads_settings_only_through_their_declarations():
+    direct = reads(python_sources(), DIRECT_READ)
+    assert {
+        name: sorted(where) for name, where in direct.items() if name not in NOT_SETTINGS
+    } == {}
+    through = reads(python_sources(), DECLARED_READ)
+    assert len(through) > 50  # the scan finds the reads at all
+    assert sorted(set(through) - set(SETTINGS)) == []
 
 
-def test_env_example_declares_only_what_the_code_reads():
-    reads = set(read_by(python_sources(), PYTHON_READ))
-    assert sorted(declared_in_env_example() - reads) == []
+def test_every_setting_the_scripts_read_is_declared_for_them():
+    for script, reader in SCRIPTS.items():
+        names = shell_defaults(script)
+        assert names, script
+        assert sorted(name for name in names if name not in SETTINGS) == [], script
+        if script != "run":  # bin/run sets the app's own settings for development
+            assert sorted(n for n in names if SETTINGS[n].read_by != reader) == [], script
 
 
-def test_every_setting_in_env_example_is_in_operations():
-    operations = (ROOT / "docs" / "OPERATIONS.md").read_text()
-    names = declared_in_env_example()
-    assert sorted(name for name in names if not re.search(rf"`{name}`", operations)) == []
+def test_every_declared_setting_is_read():
+    read = set(reads(python_sources(), DECLARED_READ))
+    for script in SCRIPTS:
+        read |= set(shell_defaults(script))
+    assert sorted(set(SETTINGS) - read) == []
 
 
-def test_every_setting_of_the_proxy_and_the_pooler_is_in_its_scripts_header():
+def test_the_proxy_and_the_pooler_default_to_what_is_declared():
     for script in ("proxy", "pooler"):
-        text = (ROOT / "bin" / script).read_text()
-        header = "\n".join(re.findall(r"^#.*$", text, flags=re.MULTILINE))
-        reads = read_by([ROOT / "bin" / script], SHELL_READ)
-        assert len(reads) > 5, script
-        assert sorted(name for name in reads if not re.search(rf"\b{name}\b", header)) == []
+        for name, default in shell_defaults(script).items():
+            setting = SETTINGS[name]
+            if setting.default is None:  # derived by the script; the docs say from what
+                assert setting.shown, name
+                continue
+            assert default == str(setting.default), name
+
+
+def test_env_example_and_the_operations_table_are_written_from_the_declarations():
+    assert (ROOT / ".env.example").read_text() == environment.env_example(), (
+        "run: python -m common.environment --write"
+    )
+    operations = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    assert operations == environment.with_table(operations), (
+        "run: python -m common.environment --write"
+    )
+
+
+@pytest.mark.parametrize("setting", SETTINGS.values(), ids=lambda setting: setting.name)
+def test_each_example_is_a_value_of_its_type(setting, monkeypatch):
+    if not setting.example:
+        return
+    monkeypatch.setenv(setting.name, setting.example)
+    environment.value(setting.name, default=None)  # raises SettingError if not
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("DEBUG", "yes", True),
+        ("DEBUG", "Off", False),
+        ("KEEPER_LEASE_SECONDS", "2.5", 2.5),
+        (
+            "LIVE_PUBLISH_URL",
+            "http://a/publish, http://b/publish",
+            ["http://a/publish", "http://b/publish"],
+        ),
+        ("THROTTLE_RATES", "send=5/min", {**environment.DEFAULT_RATES, "send": "5/min"}),
+        ("DATABASE_POOLER", " Transaction", "transaction"),
+        ("GUNICORN_ACCESS_LOG", "", ""),  # set and empty: no access log
+        ("METRICS_TOKEN", "", ""),  # empty is unset: the default
+        ("AXES_FAILURE_LIMIT", "", 5),
+    ],
+)
+def test_values_are_read_by_their_type(name, text, expected, monkeypatch):
+    monkeypatch.setenv(name, text)
+    assert environment.value(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("DEBUG", "flase"),
+        ("KEEPER_LEASE_SECONDS", "fifteen"),
+        ("KEEPER_LEASE_SECONDS", "-1"),
+        ("KEEPER_LEASE_SECONDS", "nan"),
+        ("JWT_ACCESS_MINUTES", "1.5"),
+        ("THROTTLE_RATES", "send=lots"),
+        ("THROTTLE_RATES", "chat=5/min"),
+        ("DATABASE_POOLER", "statement"),
+        ("CHATBOT_BACKEND", "gpt"),
+    ],
+)
+def test_a_value_not_of_its_type_is_refused_by_name(name, text, monkeypatch):
+    monkeypatch.setenv(name, text)
+    with pytest.raises(environment.SettingError, match=rf"^{name}='{re.escape(text)}' is not "):
+        environment.value(name)
+
+
+def test_a_derived_default_must_be_given_by_its_reader(monkeypatch):
+    monkeypatch.delenv("NUM_PROXIES", raising=False)
+    with pytest.raises(LookupError):
+        environment.value("NUM_PROXIES")
+    assert environment.value("NUM_PROXIES", 1) == 1
