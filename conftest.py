@@ -153,7 +153,7 @@ def running_worker(transactional_db, keeper_timings):
 @pytest.fixture
 def model_server():
     """A model server on 127.0.0.1 that streams its replies: 12 words in 0.3 s."""
-    from bench.fake_model import FakeModel, ModelServer
+    from tests.fake_model import FakeModel, ModelServer
 
     server = ModelServer(FakeModel(words=12, seconds=0.3))
     yield server

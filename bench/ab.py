@@ -16,22 +16,20 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from bench.run import (
+from bench.harness import (
     CURRENT,
     PLAYERS,
     ROOT,
     Build,
-    LoadFigures,
     Settings,
     deployed,
     fixtures,
     log,
     manage,
-    pgbench_ceiling,
     psql,
     serving,
-    wrk,
 )
+from bench.load import LoadFigures, pgbench_ceiling, wrk
 
 CONNECTIONS = 32
 

@@ -1,5 +1,5 @@
 """The OpenAI-compatible backend against a real HTTP server on 127.0.0.1 that streams chat
-completions (bench.fake_model): whatever the model does, the player is charged once and
+completions (tests.fake_model): whatever the model does, the player is charged once and
 the message ends with exactly one stored reply."""
 
 import itertools
@@ -11,11 +11,11 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
-from bench.fake_model import WORDS
 from chat.models import Message, Reply
 from chat.replies import Passed
 from chat.services import send_message
 from pot.models import Round
+from tests.fake_model import WORDS
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer
 

@@ -19,11 +19,11 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from bench.fake_model import WORDS
 from chat.models import Message, Reply
 from chat.replies import replies
 from chat.services import send_message
 from tests.app_process import database_environment
+from tests.fake_model import WORDS
 from tests.sse import read_events
 from wallet.audit import audit_ledger
 from wallet.models import Account, Transfer

@@ -1,8 +1,8 @@
-"""A model server for the tests and the benchmark: speaks OpenAI's streamed chat
-completions (POST /v1/chat/completions with "stream": true) on 127.0.0.1, one event loop
-for any number of streams at once.
+"""A model server for the tests (and the benchmark, bench/replies.py): speaks OpenAI's
+streamed chat completions (POST /v1/chat/completions with "stream": true) on 127.0.0.1,
+one event loop for any number of streams at once.
 
-    python -m bench.fake_model --port 8081 --words 60 --seconds 2
+    python -m tests.fake_model --port 8081 --words 60 --seconds 2
 
 How it answers is its `behaviour` (tests set it between messages): `stream` (the reply
 word by word, spread over `seconds`), `slow-start` (the same after a long first wait),
