@@ -3,8 +3,9 @@ revision (A), alternated A B A B ... in one run, each in a deployment of its own
 code and virtualenv (a git worktree), its own database, made the same way and grown
 alike, the same settings and load. This machine's speed drifts by 20 % and more within
 minutes; two runs minutes apart say nothing, a ratio of runs side by side does. Printed:
-each pair's figures and ratio, the median ratio and its spread, and pgbench's ceiling
-beside, before and after.
+each pair's figures and ratio, the median ratio and its spread, pgbench's ceiling beside,
+before and after, and the CPU each kind of process (web, worker, proxy, PostgreSQL, Redis)
+spent a message in each build: where a difference between them goes.
 
 Both builds are measured through their proxy (bin/proxy, as documented) when both have
 one; against a revision from before it, both straight at gunicorn, and it says so.
@@ -29,7 +30,7 @@ from bench.harness import (
     psql,
     serving,
 )
-from bench.load import LoadFigures, pgbench_ceiling, wrk
+from bench.load import LoadFigures, cpu_per_message, pgbench_ceiling, process_groups, wrk
 
 CONNECTIONS = 32
 
@@ -70,12 +71,26 @@ def prepared(settings: Settings, name: str, work: Path) -> tuple[Settings, Path,
     return ran, tokens, static
 
 
-def one_run(settings: Settings, tokens: Path, static: Path, through_proxy: bool) -> LoadFigures:
-    if through_proxy:
-        with deployed(settings, STATIC_ROOT=str(static)) as site:
-            return wrk(site.url, CONNECTIONS, settings.seconds, tokens)
-    with serving(settings, STATIC_ROOT=str(static)) as server:
-        return wrk(server.url, CONNECTIONS, settings.seconds, tokens)
+def one_run(
+    settings: Settings, tokens: Path, static: Path, through_proxy: bool
+) -> tuple[LoadFigures, dict[str, float]]:
+    """The run's figures, and the CPU milliseconds each kind of process spent a message
+    (web, worker, proxy, postgres, redis): where a difference between builds is spent."""
+    with (
+        deployed(settings, STATIC_ROOT=str(static))
+        if through_proxy
+        else serving(settings, STATIC_ROOT=str(static))
+    ) as site:
+        web = site.web if through_proxy else site
+        worker = site.replies.process if site.replies else None
+        named = {"web": web, "worker": worker, "proxy": getattr(site, "proxy", None)}
+        groups = process_groups(**{name: found for name, found in named.items() if found})
+        del groups["benchmark"]  # wrk is a process of its own, not counted
+        spent: dict = {}
+        with cpu_per_message(groups, spent):
+            figures = wrk(site.url, CONNECTIONS, settings.seconds, tokens)
+            spent["messages"] = figures.messages_per_second * settings.seconds
+        return figures, spent["cpu_ms_per_message"]
 
 
 def against(settings: Settings, revision: str, pairs: int) -> dict:
@@ -96,11 +111,14 @@ def against(settings: Settings, revision: str, pairs: int) -> dict:
     ceilings = [pgbench_ceiling(runs["b"][0], CONNECTIONS)]
     log(f"  pgbench ceiling before: {ceilings[0]:.0f} tps")
     figures: dict[str, list[LoadFigures]] = {"a": [], "b": []}
+    cpu: dict[str, list[dict[str, float]]] = {"a": [], "b": []}
     ratios = []
     for pair in range(1, pairs + 1):
         order = ("a", "b") if pair % 2 else ("b", "a")  # A B, B A: neither always first
         for name in order:
-            figures[name].append(one_run(*runs[name], through_proxy))
+            found, spent = one_run(*runs[name], through_proxy)
+            figures[name].append(found)
+            cpu[name].append(spent)
         a, b = figures["a"][-1], figures["b"][-1]
         ratios.append(b.messages_per_second / a.messages_per_second)
         log(
@@ -112,6 +130,15 @@ def against(settings: Settings, revision: str, pairs: int) -> dict:
     median = statistics.median(ratios)
     spread = (min(ratios), max(ratios))
     b_median = statistics.median(f.messages_per_second for f in figures["b"])
+    per_process = {
+        name: {group: statistics.median(run[group] for run in runs_cpu) for group in runs_cpu[0]}
+        for name, runs_cpu in cpu.items()
+    }
+    for name in ("a", "b"):
+        log(
+            f"  CPU ms a message, {name.upper()} (medians): "
+            + ", ".join(f"{group} {ms:.2f}" for group, ms in per_process[name].items())
+        )
     log(
         f"  B/A median {median:.3f} (from {spread[0]:.3f} to {spread[1]:.3f}); "
         f"pgbench ceiling after: {ceilings[1]:.0f} tps; B's median "
@@ -127,4 +154,5 @@ def against(settings: Settings, revision: str, pairs: int) -> dict:
         "median_ratio": median,
         "spread": spread,
         "ceilings": ceilings,
+        "cpu_ms_per_message": per_process,
     }
