@@ -187,7 +187,7 @@ GROUPS: dict[str, list[Setting]] = {
         Setting("KEEPER_GRACE_SECONDS", NUMBER, None, "a stopping worker's time to finish what it writes, then it hands it on", WORKER, "15", shown="`CHATBOT_TIMEOUT` + 5"),
         Setting("KEEPER_SWEEP_SECONDS", NUMBER, 2.0, "the look for leases that ran out (and anything sent while a worker was not listening)", WORKER, "2"),
         Setting("KEEPER_POLL_SECONDS", NUMBER, 0.1, "the look for new replies where nothing notifies (SQLite, or a transaction-mode pooler without `DATABASE_LISTEN_ADDRESS`)", WORKER, "0.1"),
-        Setting("KEEPER_CLAIM_SECONDS", NUMBER, 0.05, "busy, a worker claims at most this often: the replies gather, and go together", WORKER, "0.05"),
+        Setting("KEEPER_CLAIM_SECONDS", NUMBER, 0.05, "busy, a worker claims at most this often: the replies gather, and go together (claimed one by one as notified, the worker took a third of the sends a second, measured with the built-in keeper at 32 connections)", WORKER, "0.05"),
         Setting("KEEPER_MAX_ATTEMPTS", WHOLE, 3, "claims of one reply before the built-in keeper answers it instead of the model", WORKER, "3"),
         Setting("WORKER_CONCURRENCY", WHOLE, 256, "replies a worker process writes at once (model calls in flight)", WORKER, "256"),
         Setting("LEDGER_AUDIT_SECONDS", NUMBER, 86400.0, "how often the worker audits the ledger (0: never)", WORKER, "86400"),
