@@ -108,10 +108,10 @@ WSGI_APPLICATION = "chatpot_project.wsgi.application"
 
 
 # Database: SQLite file unless DATABASE_URL names another (PostgreSQL in production).
-if value("DATABASE_URL"):
+if database_url := value("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            value("DATABASE_URL"),
+            database_url,
             conn_max_age=value("DATABASE_CONN_MAX_AGE"),
             # Off by default: a check costs a round trip on every request. A connection the
             # server dropped fails its one request (503) and is then replaced.
@@ -150,11 +150,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 # Cache: shared rate limits and lock-outs need Redis once there is more than one process.
-if value("REDIS_URL"):
+if redis_location := value("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": value("REDIS_URL"),
+            "LOCATION": redis_location,
             "KEY_PREFIX": "chatpot",
         }
     }
