@@ -145,7 +145,9 @@ def test_the_skip_link_lands_in_the_composer_and_a_conversation_is_one_tab_stop(
         send_message(player=history, body=text)
     page.reload()
     expect(page.locator(".bubble.bot")).to_have_count(6)
-    expect(page.locator(".bubble.bot").last).to_have_attribute("data-reply-status", "done")
+    # Every reply finished, not only the newest: one still being written when the page
+    # loaded shows its Stop button, a stop of its own, until it ends.
+    expect(page.locator('.bubble.bot[data-reply-status="done"]')).to_have_count(6)
     # More exchanges cost no more stops: the conversation is one, its newest message's
     # controls two more.
     with_six = tab_to_composer(page)
