@@ -168,6 +168,10 @@ def take_lease(*, holder: str) -> bool:
     free_or_ours = Q(holder=holder) | Q(until__lt=now)
     if Lease.objects.filter(free_or_ours, name=LEASE).update(holder=holder, until=until):
         return True
+    if Lease.objects.filter(name=LEASE).exists():
+        # Another announcer holds it. (Asked, not tried: a standby worker's insert that
+        # failed twice a second wrote an error to PostgreSQL's log each time.)
+        return False
     try:
         with transaction.atomic():
             Lease.objects.create(name=LEASE, holder=holder, until=until)
