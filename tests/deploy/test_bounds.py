@@ -105,3 +105,48 @@ def test_the_proxy_closes_a_request_whose_head_stops_coming(tmp_path):
         engine.stop()
     assert closed == [b""] * 50  # each closed by the proxy, nothing held
     assert waited < 25  # long before the client's own 30 s would have given up
+
+
+def from_client(address: str) -> bytes:
+    """A stream's request as a load balancer passes it on: the client's address said."""
+    return (
+        f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: {address}\r\n\r\n"
+    ).encode()
+
+
+@needs_engine
+def test_behind_a_trusted_balancer_the_streams_count_by_its_clients_address(tmp_path):
+    """PROXY_TRUSTED_FRONT: the balancer's clients each get their own streams; anyone
+    else's X-Forwarded-For changes nothing."""
+    engine = Engine(
+        f"127.0.0.1:{free_port()}",
+        tmp_path / "proxy",
+        PROXY_STREAMS_PER_ADDRESS="2",
+        PROXY_TRUSTED_FRONT="127.0.0.2/32",  # the balancer; 127.0.0.1 is anyone
+    )
+
+    async def scenario():
+        writers, statuses = [], []
+        try:
+            for client in ["198.51.100.1"] * 3 + ["198.51.100.2"] * 2:
+                status, _, writer = await status_of(
+                    engine.port, from_client(client), source="127.0.0.2"
+                )
+                statuses.append(status)
+                writers.append(writer)
+            for client in ["198.51.100.3", "198.51.100.4", "198.51.100.5"]:
+                status, _, writer = await status_of(engine.port, from_client(client))
+                statuses.append(status)
+                writers.append(writer)
+        finally:
+            for writer in writers:
+                writer.close()
+        return statuses
+
+    try:
+        statuses = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    # Through the balancer: two a client, each client its own. From anyone else: what it
+    # says is not taken, all count as the one address they come from.
+    assert statuses == [200, 200, 503, 200, 200, 200, 200, 503]
