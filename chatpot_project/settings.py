@@ -318,6 +318,9 @@ LIVE_DEV_ENGINE = value("LIVE_DEV_ENGINE")
 LIVE_DEV_PUBLISH = value("LIVE_DEV_PUBLISH")
 LIVE_RESUME_SECONDS = value("LIVE_RESUME_SECONDS")
 WORKER_CONCURRENCY = value("WORKER_CONCURRENCY")
+# Where the worker serves its own /metrics (a host of its own: no web process reads its
+# figures); unset, none.
+WORKER_METRICS_LISTEN = value("WORKER_METRICS_LISTEN")
 STREAM_HEARTBEAT_SECONDS = value("STREAM_HEARTBEAT_SECONDS")
 
 

@@ -198,6 +198,7 @@ GROUPS: dict[str, list[Setting]] = {
         Setting("METRICS", FLAG, True, "count the Prometheus metrics", APP, "1"),
         Setting("METRICS_TOKEN", TEXT, "", "the bearer token `/metrics` asks for (unset: no `/metrics`)", APP, ""),
         Setting("PROMETHEUS_MULTIPROC_DIR", TEXT, "", "the host's processes' shared metrics folder, empty at the host's start (prometheus_client reads it too)", APP, "/run/chatpot-metrics"),
+        Setting("WORKER_METRICS_LISTEN", TEXT, "", "where the worker serves `/metrics` itself (`host:port`, with `METRICS_TOKEN`): for a worker on a host with no web process, whose figures no web process's `/metrics` reads; unset, it serves none", WORKER, "0.0.0.0:9100"),
         Setting("LOG_FORMAT", _choice("json", "plain"), None, "log lines as JSON objects or text", APP, "json", shown="`json` (`plain` with `DEBUG`)"),
         Setting("LOG_LEVEL", TEXT, "INFO", "how much is logged (`bin/run`: `WARNING`)", APP, "INFO"),
         Setting("SENTRY_DSN", TEXT, "", "error reports to Sentry, off unless set", APP, ""),
@@ -205,7 +206,7 @@ GROUPS: dict[str, list[Setting]] = {
         Setting("SENTRY_TRACES_SAMPLE_RATE", NUMBER, 0.0, "the share of requests traced for Sentry", APP, "0"),
     ],
     "The proxy and real-time engine (bin/proxy)": [
-        Setting("WEB_UPSTREAM", TEXT, "127.0.0.1:8000", "the web process", PROXY, "127.0.0.1:8000"),
+        Setting("WEB_UPSTREAM", TEXT, "127.0.0.1:8000", "the web processes, `host:port`, space separated: with several (one per app host), a request that cannot reach one goes to the next, and one that failed is passed over for 5 s", PROXY, "127.0.0.1:8000"),
         Setting("PROXY_PORT", WHOLE, 8080, "where the public is served", PROXY, "8080"),
         Setting("PUBLISH_LISTEN", TEXT, "127.0.0.1:8081", "where the app publishes to the engine: the app's `LIVE_PUBLISH_URL` is `http://$PUBLISH_LISTEN/publish`", PROXY, "127.0.0.1:8081"),
         Setting("ENGINE_NAME", TEXT, None, "how the engine names itself to the app; each engine of a deployment its own", PROXY, "", shown="host-port"),
@@ -214,7 +215,7 @@ GROUPS: dict[str, list[Setting]] = {
         Setting("PROXY_STREAMS_PER_ADDRESS", WHOLE, 50, "streams one client address may hold at once (503 past it)", PROXY, "50"),
         Setting("PROXY_STREAMS_MAX", WHOLE, None, "streams held at once in all (503 past it)", PROXY, "", shown="three quarters of the workers' connections"),
         Setting("PROXY_REQUEST_TIMEOUT", TEXT, "10s", "time a client has to send a request's head, and between two reads of its body", PROXY, "10s"),
-        Setting("PROXY_TRUSTED_FRONT", TEXT, "", "addresses (CIDR, space separated) of a front trusted to say the client's scheme (`X-Forwarded-Proto`): a load balancer that ends TLS", PROXY, ""),
+        Setting("PROXY_TRUSTED_FRONT", TEXT, "", "addresses (CIDR, space separated) of a front trusted to say the client's scheme (`X-Forwarded-Proto`) and address (the last of its `X-Forwarded-For`, which the bounds on streams count by): a load balancer", PROXY, ""),
         Setting("PROXY_RUN_DIR", TEXT, None, "its files: configuration, pid, temp", PROXY, "", shown="a fresh folder"),
     ],
     "The connection pooler (bin/pooler)": [

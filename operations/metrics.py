@@ -12,11 +12,14 @@ Prometheus asks, from where they are kept, so every process agrees on them.
 import hmac
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 from django.views.decorators.http import require_GET
@@ -200,19 +203,67 @@ class _Counted:
         yield from REGISTRY.collect()
 
 
+def served() -> bool:
+    """Whether /metrics is served at all: only with a token configured."""
+    return bool(settings.METRICS_TOKEN) and enabled()
+
+
+def authorized(authorization: str) -> bool:
+    """Whether an `Authorization` header carries the metrics token."""
+    token = settings.METRICS_TOKEN
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """/metrics, for Prometheus only: with `Authorization: Bearer $METRICS_TOKEN`. Without
     a token configured it is not served at all."""
-    token = settings.METRICS_TOKEN
-    if not token or not enabled():
+    if not served():
         return HttpResponse(status=404)
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+    if not authorized(request.headers.get("Authorization", "")):
         response = HttpResponse("A metrics token is needed.\n", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+class _WorkerMetrics(BaseHTTPRequestHandler):
+    """The worker's own /metrics, as the web process's: the same token, the same figures."""
+
+    def do_GET(self) -> None:
+        if self.path != "/metrics" or not served():
+            self._answer(404, b"", "text/plain")
+        elif not authorized(self.headers.get("Authorization", "")):
+            self._answer(401, b"A metrics token is needed.\n", "text/plain", realm=True)
+        else:
+            try:
+                body = generate_latest(registry())
+            finally:
+                connections.close_all()  # this thread's, read for the figures of state
+            self._answer(200, body, CONTENT_TYPE_LATEST)
+
+    def _answer(self, status: int, body: bytes, kind: str, *, realm: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        if realm:
+            self.send_header("WWW-Authenticate", 'Bearer realm="metrics"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args) -> None:
+        pass  # a scrape is not news
+
+
+def serve_for_worker(address: str) -> ThreadingHTTPServer:
+    """The worker's /metrics at `address` (host:port; WORKER_METRICS_LISTEN), in a thread of
+    its own: for a worker on a host with no web process to serve the host's figures."""
+    host, _, port = address.rpartition(":")
+    server = ThreadingHTTPServer((host, int(port)), _WorkerMetrics)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def mark_process_dead(pid: int) -> None:

@@ -204,6 +204,7 @@ class ModelServer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--words", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -211,7 +212,7 @@ def main() -> None:
     model = FakeModel(words=args.words, seconds=args.seconds)
 
     async def serve():
-        server = await asyncio.start_server(model.handle, "127.0.0.1", args.port, backlog=1024)
+        server = await asyncio.start_server(model.handle, args.host, args.port, backlog=1024)
         async with server:
             await server.serve_forever()
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from keeper.worker import Worker
 from live.announcer import announce
+from operations.metrics import serve_for_worker
 from wallet.auditing import audit_when_due
 
 COMPANIONS = (announce, audit_when_due)
@@ -40,5 +41,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, concurrency, batch, **options):
         worker = Worker(concurrency=max(1, concurrency), companions=COMPANIONS)
+        if not batch and (address := settings.WORKER_METRICS_LISTEN):
+            serve_for_worker(address)
         with asyncio.Runner(loop_factory=_event_loop) as runner:
             runner.run(worker.drain() if batch else worker.run())
