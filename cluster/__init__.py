@@ -152,6 +152,28 @@ def fill(template: Path, **values: str) -> str:
     return text
 
 
+def clear_stale_locks(*locks: Path) -> None:
+    """A PostgreSQL killed with its host leaves its lock files behind (its folder's and its
+    socket's), naming a process that is gone, or dying, or a zombie not yet reaped, which
+    PostgreSQL takes for a server still running."""
+    for lock in locks:
+        if not lock.exists():
+            continue
+        pid = lock.read_text().split("\n", 1)[0].strip()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and process_state(pid) not in ("gone", "Z", "X"):
+            time.sleep(0.1)
+        if process_state(pid) in ("gone", "Z", "X"):
+            lock.unlink(missing_ok=True)
+
+
+def process_state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
 def procfile() -> dict[str, list[str]]:
     """The Procfile's commands, each run with `env` (a command's own NAME=value first)."""
     lines = (ROOT / "Procfile").read_text().splitlines()
@@ -314,6 +336,7 @@ class Cluster:
                 raise ClusterError(f"initdb failed:\n{made.stdout}{made.stderr}")
             with (data / "pg_hba.conf").open("a") as hba:
                 hba.write(f"host all all {SUBNET}.0/24 trust\n")
+        clear_stale_locks(data / "postmaster.pid", folder / ".s.PGSQL.5432.lock")
         self.spawn(
             "db", "postgres",
             ["runuser", "-u", "postgres", "--", str(binaries / "postgres"), "-D", str(data),

@@ -261,3 +261,28 @@ def test_an_app_host_cut_from_redis_for_10_s_loses_nothing(cluster):
     assert_every_win_once_in_order(listeners, found["truth"])
     answers = collections.Counter(answer for send in players.all() for answer in send.answers)
     print(f"\napp2 cut from Redis for 10 s: sends answered {dict(answers)}, {found['replies']}")
+
+
+def test_while_postgresql_is_away_sends_are_refused_clearly_and_nothing_is_lost(cluster):
+    """The one single point of failure: with PostgreSQL gone, a send answers 503 (its
+    client sends it again with its key), and play goes on once it is back."""
+    crowd = Crowd(f"{PUBLIC_URL}/api/v1/events", 100)
+    try:
+        players = Players(PUBLIC_URL, [f"db{n}" for n in range(8)])
+        time.sleep(4)
+        cluster.kill("db")
+        time.sleep(5)
+        cluster.start("db")
+        time.sleep(8)
+        players.stop()
+        time.sleep(2)
+        found = facts(cluster)
+        crowd.hear(found["truth"][-1])
+    finally:
+        listeners = crowd.stop()
+    assert_ended(found)
+    assert_every_send_landed_once(players, found)
+    answers = collections.Counter(answer for send in players.all() for answer in send.answers)
+    assert answers[503] > 0  # refused while it was away, and sent again
+    assert_every_win_once_in_order(listeners, found["truth"])
+    print(f"\nPostgreSQL killed for 5 s: sends answered {dict(answers)}")
