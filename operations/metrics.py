@@ -260,6 +260,8 @@ def serve_for_worker(address: str) -> ThreadingHTTPServer:
     """The worker's /metrics at `address` (host:port; WORKER_METRICS_LISTEN), in a thread of
     its own: for a worker on a host with no web process to serve the host's figures."""
     host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"WORKER_METRICS_LISTEN={address!r} is not host:port.")
     server = ThreadingHTTPServer((host, int(port)), _WorkerMetrics)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

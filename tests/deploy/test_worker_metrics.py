@@ -53,3 +53,10 @@ def test_a_worker_serves_its_own_figures_with_the_token_only(player):
     # The reply this worker wrote, counted by it, and the figures of state beside.
     assert 'chatpot_replies_total{outcome="builtin"} 1.0' in figures
     assert "chatpot_replies_waiting 0.0" in figures
+
+
+def test_an_address_without_a_port_is_refused_naming_the_setting():
+    from operations.metrics import serve_for_worker
+
+    with pytest.raises(ValueError, match=r"WORKER_METRICS_LISTEN='metrics-host' is not host:port"):
+        serve_for_worker("metrics-host")
