@@ -82,13 +82,19 @@ print(json.dumps({
 """
 
 
-def facts(cluster: Cluster, *, replies_done_within: float = 60) -> dict:
-    """What the cluster's database says, once every reply has ended (or the time is up):
-    the audit, every win and round, every message, the replies by status."""
-    deadline = time.monotonic() + replies_done_within
+def facts(cluster: Cluster, *, stalled_after: float = 30, at_most: float = 300) -> dict:
+    """What the cluster's database says once every reply has ended: the audit, every win
+    and round, every message, the replies by status. The workers may have a backlog to
+    finish (the load leaves one on this machine): waited for as long as it shrinks, or
+    returned as it is once it has not shrunk for `stalled_after` seconds."""
+    started = progress_at = time.monotonic()
+    least = None
     while True:
         found = json.loads(cluster.manage("shell", "-c", FACTS).splitlines()[-1])
-        waiting = {s: n for s, n in found["replies"].items() if s in ("pending", "streaming")}
-        if not waiting or time.monotonic() > deadline:
+        left = sum(n for s, n in found["replies"].items() if s in ("pending", "streaming"))
+        now = time.monotonic()
+        if not left or now - progress_at > stalled_after or now - started > at_most:
             return found
+        if least is None or left < least:
+            least, progress_at = left, now
         time.sleep(1)
