@@ -131,6 +131,7 @@ class Send:
     answers: list[int] = field(default_factory=list)  # each try's status (0: no answer)
     message: dict | None = None
     reply: list[Event] = field(default_factory=list)
+    comebacks: int = 0  # times its reply's stream was read again before its end
 
 
 class Players:
@@ -175,15 +176,31 @@ class Players:
                 if status == 201:
                     send.message = answer.json()["message"]
                     if self.follow:
-                        send.reply = read_events(
-                            self.site + send.message["reply_stream"],
-                            headers=headers,
-                            until=lambda event: event.name == "done",
-                            seconds=90,
-                        )
+                        self._follow(send, headers)
                 if status == 402:
                     return
                 time.sleep(self.pause)
+
+    def _follow(self, send: Send, headers: dict) -> None:
+        """The reply's stream read to its `done`, within 90 s. As EventSource, a stream
+        that ends (or is refused) before it is read again, after the last piece heard."""
+        url = self.site + send.message["reply_stream"]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            last = next((event.id for event in reversed(send.reply) if event.id), "")
+            try:
+                read_events(
+                    url,
+                    headers={**headers, **({"Last-Event-ID": last} if last else {})},
+                    until=lambda event: event.name == "done",
+                    seconds=max(0.1, deadline - time.monotonic()),
+                    into=send.reply,
+                )
+            except (httpx.HTTPError, AssertionError):  # refused, or no answer: again
+                time.sleep(1)
+            if any(event.name == "done" for event in send.reply):
+                return
+            send.comebacks += 1
 
     def stop(self) -> None:
         self.stopping.set()
