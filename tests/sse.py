@@ -157,29 +157,10 @@ class EventSource:
                 blocks = pending.split(b"\n\n")
                 pending = blocks.pop()
                 if blocks:
-                    self._last_writes.append([e for e in map(self._take, blocks) if e])
+                    self._last_writes.append([e for b in blocks if (e := take(self, b))])
                 if ended or not received:
                     return self._last_writes
         return None
-
-    def _take(self, block: bytes) -> Event | None:
-        name, data, event_id = None, [], ""
-        for line in block.decode().split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-            elif line.startswith("id:"):
-                event_id = line[3:].strip()
-            elif line.startswith("retry:"):
-                self.retry = int(line[6:].strip()) / 1000
-        if name is None:
-            return None
-        found = Event(name, json.loads("\n".join(data)), time.monotonic(), event_id)
-        self.events.append(found)
-        if event_id:
-            self.last_id = event_id
-        return found
 
     def _forget(self, random) -> None:
         last = next((write for write in reversed(self._last_writes) if write), [])
@@ -190,6 +171,28 @@ class EventSource:
             self.events.remove(event)
         heard = [event.id for event in self.events if event.id]
         self.last_id = heard[-1] if heard else ""
+
+
+def take(client, block: bytes) -> Event | None:
+    """One block of a stream heard by `client` (an EventSource, or any listener with
+    `events`, `last_id` and `retry`): its event kept, its id and `retry:` remembered."""
+    name, data, event_id = None, [], ""
+    for line in block.decode().split("\n"):
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("retry:"):
+            client.retry = int(line[6:].strip()) / 1000
+    if name is None:
+        return None
+    found = Event(name, json.loads("\n".join(data)), time.monotonic(), event_id)
+    client.events.append(found)
+    if event_id:
+        client.last_id = event_id
+    return found
 
 
 def writes_seen(writes) -> bool:

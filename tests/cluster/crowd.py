@@ -4,7 +4,6 @@ that got no answer with its Idempotency-Key."""
 
 import asyncio
 import contextlib
-import json
 import threading
 import time
 import uuid
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.sse import Event, _Body, read_events
+from tests.sse import Event, _Body, read_events, take
 
 PASSWORD = "a-long-enough-passphrase"
 
@@ -104,25 +103,6 @@ class Crowd:
         self.stopping = True
         self.thread.join(30)
         return self.listeners
-
-
-def take(listener: Listener, block: bytes) -> None:
-    name, data, event_id = None, [], ""
-    for line in block.decode().split("\n"):
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line.startswith("id:"):
-            event_id = line[3:].strip()
-        elif line.startswith("retry:"):
-            listener.retry = int(line[6:].strip()) / 1000
-    if name is not None:
-        listener.events.append(
-            Event(name, json.loads("\n".join(data)), time.monotonic(), event_id)
-        )
-        if event_id:
-            listener.last_id = event_id
 
 
 @dataclass
